@@ -1,0 +1,4 @@
+//! The registry table.
+use super::*;
+
+pub(super) static PARAMS: &[ParamDef] = &[];
