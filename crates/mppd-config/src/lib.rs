@@ -14,5 +14,5 @@ pub mod store;
 pub mod validate;
 pub mod xml;
 
-// pub use profile::{Entry, Profile};
+pub use profile::{Entry, Profile};
 pub use registry::{Kind, ParamDef, ParamRef, Scope, Ua};

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `mppd` binary: all logic is in the library.
+
+fn main() -> std::process::ExitCode {
+    mppd::cli::main()
+}

@@ -1,0 +1,365 @@
+//! `mppd run`: the daemon, and `mppd status`, its client.
+//!
+//! The daemon loads the profile (or the embedded default), logs what each subsystem enforces,
+//! serves its status on `STATE/mppd.sock` (mode 0600), reloads on SIGHUP (an invalid profile is
+//! refused and the one in force stays), and stops on SIGTERM/SIGINT, removing its socket.
+//! It opens no other socket, touches no host firewall and sends nothing on the network.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mppd_config::Profile;
+use mppd_config::store::StoreError;
+use mppd_config::validate;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+use crate::cli::{Failure, Format, for_log};
+use crate::state::StateDir;
+
+/// Where the profile in force came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    Stored,
+    EmbeddedDefault,
+}
+
+/// The configuration in force.
+struct Loaded {
+    profile: Profile,
+    source: Source,
+    unknown: usize,
+    warnings: Vec<String>,
+}
+
+/// The daemon's status, as served on the socket.
+struct Status {
+    started: u64,
+    generation: u64,
+    loaded_at: u64,
+    loaded: Loaded,
+    last_reload: Option<(bool, String)>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Reads the profile in force: `STATE/profile.xml`, or the embedded default when there is none.
+/// An unreadable or invalid stored profile is an error (the store only ever writes valid ones,
+/// so it was edited by hand).
+fn load(state: &StateDir, lines: u8) -> Result<Loaded, String> {
+    let store = state.store();
+    let path = store.profile_path();
+    match store.load() {
+        Ok(Some(profile)) => {
+            let report = validate::validate(&profile);
+            if !report.is_valid() {
+                let problems: Vec<String> = report
+                    .errors
+                    .iter()
+                    .map(|p| format!("{}:{}: {p}", path.display(), p.line))
+                    .collect();
+                return Err(problems.join("; "));
+            }
+            Ok(Loaded {
+                unknown: report.unknown.len(),
+                warnings: report
+                    .warnings
+                    .iter()
+                    .map(|w| format!("{}:{}: {w}", path.display(), w.line))
+                    .collect(),
+                profile,
+                source: Source::Stored,
+            })
+        }
+        Ok(None) => Ok(Loaded {
+            profile: Profile::defaults(lines),
+            source: Source::EmbeddedDefault,
+            unknown: 0,
+            warnings: Vec::new(),
+        }),
+        Err(e @ StoreError::Corrupt { .. }) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Logs what each subsystem enforces under this profile.
+fn log_enforcement(p: &Profile, lines: u8) {
+    let v = |n: &str| p.effective(n).map(|c| c.into_owned()).unwrap_or_default();
+    info!(
+        tls_client_min = %v("TLS_Min_Version"),
+        tls_server_min = %v("TLS_Server_Min_Version"),
+        cipher_list = %if v("TLS_Cipher_List").is_empty() { "(per-application defaults)".to_owned() } else { v("TLS_Cipher_List") },
+        fips = %v("FIPS_Mode"),
+        "tls policy"
+    );
+    info!(
+        firewall = %v("Firewall"),
+        options = %v("Firewall_Config"),
+        "firewall policy (host firewall untouched: this build does not apply rules)"
+    );
+    info!(
+        provision_enable = %v("Provision_Enable"),
+        profile_rule = %for_log("Profile_Rule", &v("Profile_Rule")),
+        restricted_access_domains = %v("Restricted_Access_Domains"),
+        resync_periodic = %v("Resync_Periodic"),
+        "provisioning settings (no request is made by this build)"
+    );
+    for n in 1..=lines {
+        let name = |base: &str| format!("{base}_{n}_");
+        if !p.bool(&name("Line_Enable")) {
+            info!(line = n, "line disabled");
+            continue;
+        }
+        info!(
+            line = n,
+            transport = %v(&name("SIP_Transport")),
+            port = %v(&name("SIP_Port")),
+            proxy = %v(&name("Proxy")),
+            tls_name_validate = %v(&name("TLS_Name_Validate")),
+            auth_invite = %v(&name("Auth_INVITE")),
+            rfc8760 = %v(&name("Auth_Support_RFC8760")),
+            "sip line settings (not registered by this build)"
+        );
+    }
+    info!(
+        web_server = %v("Enable_Web_Server"),
+        protocol = %v("Enable_Protocol"),
+        port = %v("Web_Server_Port"),
+        admin_password = if v("Admin_Password").is_empty() { "empty" } else { "set" },
+        "web ui settings (not served by this build)"
+    );
+    info!(
+        dot1x = %v("Enable_802.1X_Authentication"),
+        proxy_mode = %v("Proxy_Mode"),
+        ldap_server = %v("LDAP_Server"),
+        vpn_server = %v("VPN_Server"),
+        "other subsystem settings (802.1X, DHCP and WPAD run only on a named interface)"
+    );
+}
+
+fn status_json(s: &Status) -> Value {
+    json!({
+        "pid": std::process::id(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "started": s.started,
+        "profile": {
+            "source": match s.loaded.source {
+                Source::Stored => "stored",
+                Source::EmbeddedDefault => "embedded-default",
+            },
+            "parameters": s.loaded.profile.entries().len(),
+            "unknown": s.loaded.unknown,
+            "warnings": s.loaded.warnings,
+            "loaded_at": s.loaded_at,
+            "generation": s.generation,
+        },
+        "last_reload": s.last_reload.as_ref().map(|(ok, message)| json!({"ok": ok, "message": message})),
+    })
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MPPD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. Exit 1 when it cannot start.
+pub fn main(state: StateDir, lines_flag: Option<u8>) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(state, lines_flag)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            error!("{msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(state: StateDir, lines_flag: Option<u8>) -> Result<(), String> {
+    std::fs::create_dir_all(state.path())
+        .map_err(|e| format!("cannot create state directory {}: {e}", state.path().display()))?;
+    let identity = state
+        .identity()
+        .map_err(|e| format!("device identity: {e}"))?;
+    let lines = lines_flag
+        .or(identity.identity.lines)
+        .unwrap_or(mppd_config::registry::DEFAULT_LINES);
+    let id = &identity.identity;
+    info!(
+        product = id.product_name.as_deref().unwrap_or("unknown"),
+        serial = id.serial.as_deref().unwrap_or("unknown"),
+        mac = %id.mac.as_ref().map(|m| m.colon()).unwrap_or_else(|| "unknown".into()),
+        certificate = if id.cert_installed { "Installed" } else { "Not Installed" },
+        emulated = identity.emulated,
+        lines,
+        "device identity"
+    );
+    let loaded = load(&state, lines)?;
+    match loaded.source {
+        Source::Stored => info!(
+            path = %state.store().profile_path().display(),
+            parameters = loaded.profile.entries().len(),
+            unknown = loaded.unknown,
+            "loaded stored profile"
+        ),
+        Source::EmbeddedDefault => info!(
+            parameters = loaded.profile.entries().len(),
+            "no stored profile: running on the embedded default profile"
+        ),
+    }
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    log_enforcement(&loaded.profile, lines);
+
+    let sock_path = state.socket_path();
+    if std::os::unix::net::UnixStream::connect(&sock_path).is_ok() {
+        return Err(format!(
+            "another mppd is running on {} (its socket answers)",
+            state.path().display()
+        ));
+    }
+    let _ = std::fs::remove_file(&sock_path);
+    let listener = UnixListener::bind(&sock_path)
+        .map_err(|e| format!("cannot listen on {}: {e}", sock_path.display()))?;
+    std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot set the mode of {}: {e}", sock_path.display()))?;
+
+    let started = now_secs();
+    let status = Arc::new(Mutex::new(Status {
+        started,
+        generation: 1,
+        loaded_at: started,
+        loaded,
+        last_reload: None,
+    }));
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP handler: {e}"))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    info!(socket = %sock_path.display(), pid = std::process::id(), "mppd running");
+
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload(&state, lines, &status),
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+            accepted = listener.accept() => match accepted {
+                Ok((mut stream, _)) => {
+                    let body = {
+                        let s = status.lock().map_err(|_| "status lock poisoned".to_owned())?;
+                        status_json(&s).to_string()
+                    };
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                            let _ = stream.write_all(body.as_bytes()).await;
+                            let _ = stream.write_all(b"\n").await;
+                            let _ = stream.shutdown().await;
+                        }).await;
+                    });
+                }
+                Err(e) => warn!("status socket: {e}"),
+            },
+        }
+    }
+    let _ = std::fs::remove_file(&sock_path);
+    info!("mppd stopped");
+    Ok(())
+}
+
+fn reload(state: &StateDir, lines: u8, status: &Mutex<Status>) {
+    let Ok(mut s) = status.lock() else {
+        error!("status lock poisoned; reload skipped");
+        return;
+    };
+    match load(state, lines) {
+        Ok(loaded) => {
+            s.generation += 1;
+            s.loaded_at = now_secs();
+            info!(
+                generation = s.generation,
+                parameters = loaded.profile.entries().len(),
+                "SIGHUP: profile reloaded"
+            );
+            for w in &loaded.warnings {
+                warn!("{w}");
+            }
+            log_enforcement(&loaded.profile, lines);
+            s.loaded = loaded;
+            s.last_reload = Some((true, "reloaded".to_owned()));
+        }
+        Err(msg) => {
+            error!("SIGHUP: new profile refused, the previous one stays in force: {msg}");
+            s.last_reload = Some((false, msg));
+        }
+    }
+}
+
+/// `mppd status`: asks the daemon over its socket.
+pub fn status(state: &StateDir, format: Format) -> Result<(), Failure> {
+    let path = state.socket_path();
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
+        eprintln!("mppd: no daemon answers on {}: {e}", path.display());
+        Failure::Failed
+    })?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut body = String::new();
+    stream.read_to_string(&mut body).map_err(|e| {
+        eprintln!("mppd: reading status from {}: {e}", path.display());
+        Failure::Failed
+    })?;
+    let v: Value = serde_json::from_str(body.trim()).map_err(|e| {
+        eprintln!("mppd: the daemon's status is not JSON: {e}");
+        Failure::Failed
+    })?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Format::Text => {
+            let p = &v["profile"];
+            let _ = writeln!(out, "pid:          {}", v["pid"]);
+            let _ = writeln!(out, "started:      {}", v["started"]);
+            let _ = writeln!(
+                out,
+                "profile:      {} ({} parameters, {} unknown), generation {}",
+                p["source"].as_str().unwrap_or("?"),
+                p["parameters"],
+                p["unknown"],
+                p["generation"]
+            );
+            if let Some(r) = v["last_reload"].as_object() {
+                let _ = writeln!(
+                    out,
+                    "last reload:  {} {}",
+                    if r.get("ok").and_then(Value::as_bool) == Some(true) { "ok" } else { "refused:" },
+                    r.get("message").and_then(Value::as_str).unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
