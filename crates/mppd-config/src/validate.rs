@@ -633,8 +633,10 @@ fn check_rule(value: &str) -> Result<(), String> {
     while let Some(i) = value[from..].find("://") {
         let at = from + i;
         let scheme_start = value[..at]
-            .rfind(|c: char| !c.is_ascii_alphanumeric())
-            .map_or(0, |s| s + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !c.is_ascii_alphanumeric())
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let scheme = &value[scheme_start..at];
         if !["tftp", "http", "https", "gds"]
             .iter()
@@ -885,5 +887,7 @@ mod tests {
         assert!(check_rule("[--key x http://h/").is_err());
         assert!(check_rule("ftp://h/x").is_err());
         assert!(check_rule("[--delta]http://a/d.xml [--status]http://a/s.xml").is_ok());
+        assert!(check_rule("\u{1F600}http://h/").is_ok());
+        assert!(check_rule("\u{1F600}ftp://h/").is_err());
     }
 }
