@@ -62,7 +62,12 @@ impl Profile {
                 registry::Scope::Global => p.set(def.name, &def.default_for(None), Some(def.ua), 0),
                 registry::Scope::Line => {
                     for n in 1..=lines.min(registry::MAX_LINES) {
-                        p.set(&def.name_for(Some(n)), &def.default_for(Some(n)), Some(def.ua), 0);
+                        p.set(
+                            &def.name_for(Some(n)),
+                            &def.default_for(Some(n)),
+                            Some(def.ua),
+                            0,
+                        );
                     }
                 }
             }
@@ -359,10 +364,8 @@ mod tests {
 
     #[test]
     fn last_duplicate_wins_at_first_position() {
-        let p = Profile::parse(
-            b"<flat-profile><A ua=\"rw\">1</A><B>x</B><A>2</A></flat-profile>",
-        )
-        .unwrap();
+        let p = Profile::parse(b"<flat-profile><A ua=\"rw\">1</A><B>x</B><A>2</A></flat-profile>")
+            .unwrap();
         assert_eq!(p.entries().len(), 2);
         assert_eq!(p.entries()[0].name, "A");
         assert_eq!(p.get("A").unwrap().value, "2");

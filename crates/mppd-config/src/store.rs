@@ -45,7 +45,13 @@ impl std::fmt::Display for StoreError {
         match self {
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Self::Corrupt { path, error } => {
-                write!(f, "{}:{}: {}: {error}", path.display(), error.line(), error.name())
+                write!(
+                    f,
+                    "{}:{}: {}: {error}",
+                    path.display(),
+                    error.line(),
+                    error.name()
+                )
             }
             Self::Invalid(r) => write!(
                 f,
@@ -82,10 +88,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -147,7 +150,11 @@ impl Store {
     /// Validates `incoming` combined with the stored profile and, when valid, writes the
     /// result atomically. On any error nothing is written. Returns the stored profile and the
     /// validation report (warnings, unknown names).
-    pub fn apply(&self, incoming: &Profile, mode: ApplyMode) -> Result<(Profile, Report), StoreError> {
+    pub fn apply(
+        &self,
+        incoming: &Profile,
+        mode: ApplyMode,
+    ) -> Result<(Profile, Report), StoreError> {
         self.update(|current| {
             let mut next = match mode {
                 ApplyMode::Merge => current,
@@ -160,7 +167,10 @@ impl Store {
 
     /// Runs a read-modify-write under the store lock: `f` gets the stored profile (empty when
     /// none) and returns the new one, which is validated and written atomically.
-    pub fn update(&self, f: impl FnOnce(Profile) -> Profile) -> Result<(Profile, Report), StoreError> {
+    pub fn update(
+        &self,
+        f: impl FnOnce(Profile) -> Profile,
+    ) -> Result<(Profile, Report), StoreError> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let lock_path = self.dir.join(".lock");
         let lock = OpenOptions::new()
@@ -204,11 +214,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
         assert!(store.load().unwrap().is_none());
-        let p = Profile::parse(b"<flat-profile><Firewall>Disabled</Firewall><X>1</X></flat-profile>").unwrap();
+        let p =
+            Profile::parse(b"<flat-profile><Firewall>Disabled</Firewall><X>1</X></flat-profile>")
+                .unwrap();
         store.apply(&p, ApplyMode::Merge).unwrap();
         let before = fs::read(store.profile_path()).unwrap();
-        let bad = Profile::parse(b"<flat-profile><Firewall>Maybe</Firewall></flat-profile>").unwrap();
-        assert!(matches!(store.apply(&bad, ApplyMode::Merge), Err(StoreError::Invalid(_))));
+        let bad =
+            Profile::parse(b"<flat-profile><Firewall>Maybe</Firewall></flat-profile>").unwrap();
+        assert!(matches!(
+            store.apply(&bad, ApplyMode::Merge),
+            Err(StoreError::Invalid(_))
+        ));
         assert_eq!(fs::read(store.profile_path()).unwrap(), before);
         let more = Profile::parse(b"<flat-profile><Y>2</Y></flat-profile>").unwrap();
         let (stored, _) = store.apply(&more, ApplyMode::Merge).unwrap();

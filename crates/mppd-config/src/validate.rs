@@ -149,10 +149,7 @@ impl fmt::Display for FirewallError {
                 f,
                 "unknown keyword {k:?}; allowed: NO_ICMP_PING, NO_ICMP_UNREACHABLE, NO_CISCO_TFTP, UDP:x, UDP:x:y, TCP:x, TCP:x:y"
             ),
-            Self::BadPort(e) => write!(
-                f,
-                "bad port entry {e:?}: ports must be 1-65535 and x <= y"
-            ),
+            Self::BadPort(e) => write!(f, "bad port entry {e:?}: ports must be 1-65535 and x <= y"),
             Self::TooMany { proto, entry } => write!(
                 f,
                 "too many {proto} entries at {entry:?}: at most {MAX_FIREWALL_ENTRIES} {proto} entries are allowed"
@@ -308,9 +305,7 @@ pub fn check_cipher_list(value: &str) -> Result<(), CipherListError> {
         if element == "@STRENGTH" {
             continue;
         }
-        let body = element
-            .strip_prefix(['!', '-', '+'])
-            .unwrap_or(element);
+        let body = element.strip_prefix(['!', '-', '+']).unwrap_or(element);
         let ok = !body.is_empty()
             && (body.split('+').all(|w| CIPHER_WORDS.contains(&w)) || is_suite_name(body));
         if !ok {
@@ -471,7 +466,11 @@ pub fn parse_milli(value: &str) -> Option<i64> {
         return None;
     }
     let i: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut f: i64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut f: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     for _ in frac.len()..3 {
         f *= 10;
     }
@@ -705,7 +704,11 @@ fn check_interval(value: &str) -> Result<(), ValueError> {
     } else {
         value.split(',').all(num)
     };
-    if ok { Ok(()) } else { Err(ValueError::BadInterval) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ValueError::BadInterval)
+    }
 }
 
 /// How serious a problem is.
@@ -880,7 +883,10 @@ mod tests {
 
     #[test]
     fn rules() {
-        assert!(check_rule("[--uid provision --pwd Pr0v-9dK2mQ7w]http://pbx.example.net/?mac=$MA").is_ok());
+        assert!(
+            check_rule("[--uid provision --pwd Pr0v-9dK2mQ7w]http://pbx.example.net/?mac=$MA")
+                .is_ok()
+        );
         assert!(check_rule("/$PSN.xml").is_ok());
         assert!(check_rule("[--key \"my secret\"]tftp://h/x.cfg").is_ok());
         assert!(check_rule("[--bogus x]http://h/").is_err());

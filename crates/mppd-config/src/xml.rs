@@ -142,13 +142,17 @@ struct Lines<'a> {
 
 impl Lines<'_> {
     fn at(&mut self, pos: u64) -> u32 {
-        let pos = usize::try_from(pos).unwrap_or(usize::MAX).min(self.bytes.len());
+        let pos = usize::try_from(pos)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
         if pos < self.pos {
             self.pos = 0;
             self.line = 1;
         }
         let n = memchr::memchr_iter(b'\n', &self.bytes[self.pos..pos]).count();
-        self.line = self.line.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        self.line = self
+            .line
+            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
         self.pos = pos;
         self.line
     }
@@ -317,11 +321,13 @@ fn read_ua(e: &BytesStart<'_>, name: &str, line: u32) -> Result<Option<Ua>, Pars
                 name: name.to_owned(),
                 message: format!("unreadable ua attribute: {err}"),
             })?;
-        ua = Some(Ua::parse(value.trim()).ok_or_else(|| ParseError::BadAttribute {
-            line,
-            name: name.to_owned(),
-            message: format!("ua=\"{value}\" is not one of na, ro, rw"),
-        })?);
+        ua = Some(
+            Ua::parse(value.trim()).ok_or_else(|| ParseError::BadAttribute {
+                line,
+                name: name.to_owned(),
+                message: format!("ua=\"{value}\" is not one of na, ro, rw"),
+            })?,
+        );
     }
     Ok(ua)
 }
@@ -428,7 +434,10 @@ mod tests {
     #[test]
     fn structural_errors_carry_lines() {
         let err = parse(b"<flat-profile>\n<A>1</B>\n</flat-profile>").unwrap_err();
-        assert!(matches!(err, ParseError::Malformed { line: 2, .. }), "{err:?}");
+        assert!(
+            matches!(err, ParseError::Malformed { line: 2, .. }),
+            "{err:?}"
+        );
         let err = parse(b"<config>\n<A>1</A>\n</config>").unwrap_err();
         assert_eq!(
             err,
@@ -439,7 +448,10 @@ mod tests {
         let err = parse(b"<flat-profile>\n<A>1</A>\n").unwrap_err();
         assert!(matches!(err, ParseError::Malformed { .. }), "{err:?}");
         let err = parse(b"<flat-profile>\n<A ua=\"xx\">1</A></flat-profile>").unwrap_err();
-        assert!(matches!(err, ParseError::BadAttribute { line: 2, .. }), "{err:?}");
+        assert!(
+            matches!(err, ParseError::BadAttribute { line: 2, .. }),
+            "{err:?}"
+        );
         let err = parse("<flat-profile>\n<A ua=”na”>1</A></flat-profile>".as_bytes()).unwrap_err();
         assert_eq!(err.line(), 2);
         let err = parse(b"<flat-profile>\n<A><b/></A></flat-profile>").unwrap_err();
@@ -448,7 +460,10 @@ mod tests {
         assert_eq!(err, ParseError::NotUtf8 { line: 3 });
         let err = parse(b"<flat-profile><A>&foo;</A></flat-profile>").unwrap_err();
         assert!(matches!(err, ParseError::Malformed { .. }), "{err:?}");
-        assert!(matches!(parse(b""), Err(ParseError::NotFlatProfile { root: None })));
+        assert!(matches!(
+            parse(b""),
+            Err(ParseError::NotFlatProfile { root: None })
+        ));
     }
 
     #[test]

@@ -1,3 +1,6 @@
 //! Sans-IO protocol cores of mppd: no tokio, no sockets, no clock reads.
 //!
-//! Later issues add `sip`, `provision`, `tls`, `firewall`, `proxy`, `eap`, `ldap` and `vpn`.
+//! [`audit`] judges a profile's effective security settings. Later issues add `sip`,
+//! `provision`, `tls`, `firewall`, `proxy`, `eap`, `ldap` and `vpn`.
+
+pub mod audit;

@@ -410,6 +410,9 @@ fn show_cmd(
 ) -> CmdResult {
     let (profile, _) = load_valid(file)?;
     let n_lines = state.lines(lines);
+    // The default shown is what the phone does when nothing is set: the registry default, or
+    // for a parameter with a fallback (Auth_ID_n_, Auth_Support_RFC8760_n_) the fallback's.
+    let empty = Profile::new();
     let mut rows = Vec::new();
     for def in registry::all() {
         let line_set: Vec<Option<u8>> = match def.scope {
@@ -419,7 +422,7 @@ fn show_cmd(
         for line in line_set {
             let name = def.name_for(line);
             let effective = profile.effective_def(def, line);
-            let default = def.default_for(line);
+            let default = empty.effective_def(def, line);
             if changed && effective == default {
                 continue;
             }
@@ -450,8 +453,9 @@ fn show_cmd(
         })),
         Format::Text => {
             let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4);
+            let sw = rows.iter().map(|r| r.source.len()).max().unwrap_or(6);
             let mut out = vec![format!(
-                "{:w$}  {:<10} {:<4} VALUE (DEFAULT)",
+                "{:w$}  {:sw$}  {:<4} VALUE (DEFAULT)",
                 "NAME", "SOURCE", "UA"
             )];
             for r in &rows {
@@ -461,7 +465,7 @@ fn show_cmd(
                     format!(" (default: {:?})", r.default)
                 };
                 out.push(format!(
-                    "{:w$}  {:<10} {:<4} {:?}{def}",
+                    "{:w$}  {:sw$}  {:<4} {:?}{def}",
                     r.name, r.source, r.ua, r.value
                 ));
             }
@@ -579,7 +583,9 @@ fn export_cmd(state: &StateDir, lines: Option<u8>, with_secrets: bool) -> CmdRes
             return Err(Failure::Failed);
         }
     };
-    let _ = io::stdout().lock().write_all(profile.emit(!with_secrets).as_bytes());
+    let _ = io::stdout()
+        .lock()
+        .write_all(profile.emit(!with_secrets).as_bytes());
     Ok(())
 }
 

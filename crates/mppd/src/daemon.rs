@@ -173,6 +173,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -199,8 +200,12 @@ pub fn main(state: StateDir, lines_flag: Option<u8>) -> ExitCode {
 }
 
 async fn run(state: StateDir, lines_flag: Option<u8>) -> Result<(), String> {
-    std::fs::create_dir_all(state.path())
-        .map_err(|e| format!("cannot create state directory {}: {e}", state.path().display()))?;
+    std::fs::create_dir_all(state.path()).map_err(|e| {
+        format!(
+            "cannot create state directory {}: {e}",
+            state.path().display()
+        )
+    })?;
     let identity = state
         .identity()
         .map_err(|e| format!("device identity: {e}"))?;
@@ -337,7 +342,11 @@ pub fn status(state: &StateDir, format: Format) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            );
         }
         Format::Text => {
             let p = &v["profile"];
@@ -355,7 +364,11 @@ pub fn status(state: &StateDir, format: Format) -> Result<(), Failure> {
                 let _ = writeln!(
                     out,
                     "last reload:  {} {}",
-                    if r.get("ok").and_then(Value::as_bool) == Some(true) { "ok" } else { "refused:" },
+                    if r.get("ok").and_then(Value::as_bool) == Some(true) {
+                        "ok"
+                    } else {
+                        "refused:"
+                    },
                     r.get("message").and_then(Value::as_str).unwrap_or("")
                 );
             }

@@ -151,13 +151,9 @@ impl StateDir {
 
     /// The number of lines: `--lines`, else `lines` of `device.toml`, else the default.
     pub fn lines(&self, flag: Option<u8>) -> u8 {
-        flag.or_else(|| {
-            self.identity()
-                .ok()
-                .and_then(|i| i.identity.lines)
-        })
-        .unwrap_or(DEFAULT_LINES)
-        .clamp(1, MAX_LINES)
+        flag.or_else(|| self.identity().ok().and_then(|i| i.identity.lines))
+            .unwrap_or(DEFAULT_LINES)
+            .clamp(1, MAX_LINES)
     }
 }
 

@@ -287,16 +287,18 @@ pub fn lookup(name: &str) -> Option<ParamRef> {
     if !prefix.ends_with('_') {
         return None;
     }
-    idx.line.get(prefix).map(|def| ParamRef { def, line: Some(n) })
+    idx.line
+        .get(prefix)
+        .map(|def| ParamRef { def, line: Some(n) })
 }
 
 /// The definition of a parameter by its registry name (template name for per-line ones).
 pub fn def(name: &str) -> Option<&'static ParamDef> {
     let idx = index();
-    idx.global
-        .get(name)
-        .copied()
-        .or_else(|| name.strip_suffix("n_").and_then(|p| idx.line.get(p).copied()))
+    idx.global.get(name).copied().or_else(|| {
+        name.strip_suffix("n_")
+            .and_then(|p| idx.line.get(p).copied())
+    })
 }
 
 #[cfg(test)]
@@ -311,7 +313,12 @@ mod tests {
             for a in d.aliases {
                 assert!(seen.insert(a), "duplicate alias {a}");
             }
-            assert_eq!(d.scope == Scope::Line, d.name.ends_with("_n_"), "{}", d.name);
+            assert_eq!(
+                d.scope == Scope::Line,
+                d.name.ends_with("_n_"),
+                "{}",
+                d.name
+            );
         }
     }
 
@@ -324,11 +331,17 @@ mod tests {
         assert!(lookup("SIP_Transport_0_").is_none());
         assert!(lookup("SIP_Transport_01_").is_none());
         assert!(lookup("SIP_Transport_n_").is_none());
-        assert_eq!(lookup("SIP_Port_3_").unwrap().def.default_for(Some(3)), "5062");
+        assert_eq!(
+            lookup("SIP_Port_3_").unwrap().def.default_for(Some(3)),
+            "5062"
+        );
     }
 
     #[test]
     fn alias_lookup() {
-        assert_eq!(lookup("TLS_Client_Min_Version").unwrap().def.name, "TLS_Min_Version");
+        assert_eq!(
+            lookup("TLS_Client_Min_Version").unwrap().def.name,
+            "TLS_Min_Version"
+        );
     }
 }
