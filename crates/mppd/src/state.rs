@@ -167,3 +167,87 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, IdentityLoadError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::asn1::Asn1Time;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+
+    /// A self-signed certificate with the phone's subject layout (OU product, L serial, ST MAC).
+    fn device_cert(ou: &str, l: &str, st: &str) -> (Vec<u8>, Vec<u8>) {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_nid(Nid::ORGANIZATIONALUNITNAME, ou)
+            .unwrap();
+        name.append_entry_by_nid(Nid::LOCALITYNAME, l).unwrap();
+        name.append_entry_by_nid(Nid::STATEORPROVINCENAME, st)
+            .unwrap();
+        let name = name.build();
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        (
+            b.build().to_pem().unwrap(),
+            key.private_key_to_pem_pkcs8().unwrap(),
+        )
+    }
+
+    #[test]
+    fn emulated_identity_without_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = StateDir::new(dir.path()).identity().unwrap();
+        assert!(id.emulated);
+        assert_eq!(id.identity.product_name.as_deref(), Some("CP-8851-3PCC"));
+        assert_eq!(StateDir::new(dir.path()).lines(None), DEFAULT_LINES);
+    }
+
+    #[test]
+    fn identity_from_certificate_subject_and_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        fs::create_dir_all(state.identity_dir()).unwrap();
+        let (pem, key) = device_cert("CP-8861-3PCC", "FCH2222AB12", "00:11:22:33:44:AB");
+        fs::write(state.identity_dir().join("device.pem"), &pem).unwrap();
+        // Certificate without key: not installed.
+        let id = state.identity().unwrap().identity;
+        assert_eq!(id.product_name.as_deref(), Some("CP-8861-3PCC"));
+        assert_eq!(id.serial.as_deref(), Some("FCH2222AB12"));
+        assert_eq!(id.mac.unwrap().lower(), "0011223344ab");
+        assert_eq!(id.psn(), Some("8861-3PCC"));
+        assert!(!id.cert_installed);
+        fs::write(state.identity_dir().join("device.key"), &key).unwrap();
+        assert!(state.identity().unwrap().identity.cert_installed);
+        // device.toml adds what the certificate lacks and must agree with it.
+        fs::write(
+            state.identity_dir().join("device.toml"),
+            "firmware_version = \"12.0.1\"\nlines = 4\n",
+        )
+        .unwrap();
+        let id = state.identity().unwrap().identity;
+        assert_eq!(id.firmware_version.as_deref(), Some("12.0.1"));
+        assert_eq!(state.lines(None), 4);
+        assert_eq!(state.lines(Some(1)), 1);
+        fs::write(
+            state.identity_dir().join("device.toml"),
+            "serial = \"OTHER\"\n",
+        )
+        .unwrap();
+        let err = state.identity().unwrap_err().to_string();
+        assert!(err.contains("device.pem") && err.contains("OTHER"), "{err}");
+        fs::write(state.identity_dir().join("device.pem"), b"not a pem").unwrap();
+        let err = state.identity().unwrap_err().to_string();
+        assert!(err.contains("not a PEM certificate"), "{err}");
+    }
+}
