@@ -155,14 +155,18 @@ impl Store {
         incoming: &Profile,
         mode: ApplyMode,
     ) -> Result<(Profile, Report), StoreError> {
-        self.update(|current| {
-            let mut next = match mode {
-                ApplyMode::Merge => current,
-                ApplyMode::Replace => Profile::new(),
-            };
-            next.merge(incoming);
-            next
-        })
+        match mode {
+            ApplyMode::Merge => self.update(|mut current| {
+                current.merge(incoming);
+                current
+            }),
+            // Replace does not read the stored profile, so it also repairs a damaged one.
+            ApplyMode::Replace => self.locked(|| {
+                let mut next = Profile::new();
+                next.merge(incoming);
+                Ok(next)
+            }),
+        }
     }
 
     /// Runs a read-modify-write under the store lock: `f` gets the stored profile (empty when
@@ -170,6 +174,14 @@ impl Store {
     pub fn update(
         &self,
         f: impl FnOnce(Profile) -> Profile,
+    ) -> Result<(Profile, Report), StoreError> {
+        self.locked(|| Ok(f(self.load()?.unwrap_or_default())))
+    }
+
+    /// Under the store lock: builds the next profile, validates it and writes it atomically.
+    fn locked(
+        &self,
+        next: impl FnOnce() -> Result<Profile, StoreError>,
     ) -> Result<(Profile, Report), StoreError> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let lock_path = self.dir.join(".lock");
@@ -181,8 +193,7 @@ impl Store {
             .map_err(io_err(&lock_path))?;
         lock.lock().map_err(io_err(&lock_path))?;
         self.remove_stale_temporaries();
-        let current = self.load()?.unwrap_or_default();
-        let next = f(current);
+        let next = next()?;
         let report = validate::validate(&next);
         if !report.is_valid() {
             return Err(StoreError::Invalid(report));

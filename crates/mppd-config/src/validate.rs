@@ -69,6 +69,8 @@ pub enum ValueError {
     Firewall(FirewallError),
     /// An invalid `TLS_Cipher_List` (a warning only).
     Cipher(CipherListError),
+    /// A character outside ASCII letters and digits (the value is a secret: not shown).
+    NotAlphanumeric,
     /// Not a time of day `HHmm` (0000-2400).
     BadHhMm,
     /// Not `seconds`, `base+random` or a comma list of seconds.
@@ -107,6 +109,7 @@ impl fmt::Display for ValueError {
             Self::BadListItem { item, reason } => write!(f, "item {item:?}: {reason}"),
             Self::Firewall(e) => e.fmt(f),
             Self::Cipher(e) => e.fmt(f),
+            Self::NotAlphanumeric => f.write_str("allowed: ASCII letters and digits only"),
             Self::BadHhMm => f.write_str("allowed: a time HHmm from 0000 to 2400"),
             Self::BadInterval => {
                 f.write_str("allowed: seconds, base+random seconds, or a comma list of seconds")
@@ -383,6 +386,13 @@ pub fn check_value(def: &ParamDef, value: &str) -> Result<(), ValueError> {
             .map_err(ValueError::Firewall),
         Kind::HhMm => check_hhmm(value),
         Kind::ResyncInterval => check_interval(value),
+        Kind::SecretAlnum => {
+            if value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                Ok(())
+            } else {
+                Err(ValueError::NotAlphanumeric)
+            }
+        }
         Kind::Text | Kind::MacroText | Kind::Secret | Kind::Condition => Ok(()),
     }
 }

@@ -165,7 +165,7 @@ fn check_kind(row: &Row, kind: &Kind) -> Result<(), String> {
         "fqdn-list" => ok(matches!(kind, Kind::FqdnList)),
         "text" => ok(matches!(kind, Kind::Text)),
         "macro-text" => ok(matches!(kind, Kind::MacroText)),
-        "secret" => ok(matches!(kind, Kind::Secret)),
+        "secret" => ok(matches!(kind, Kind::Secret | Kind::SecretAlnum)),
         "cipher-string" => ok(matches!(kind, Kind::CipherList)),
         "firewall-options" => ok(matches!(kind, Kind::FirewallOptions)),
         "hhmm" => ok(matches!(kind, Kind::HhMm)),
@@ -371,7 +371,9 @@ fn every_default_is_consistent_with_its_kind() {
                     assert!((min..=max).contains(&n), "{}: default {v:?}", d.name);
                 }
             }
-            Kind::Secret => panic!("{}: a secret has a non-empty default", d.name),
+            Kind::Secret | Kind::SecretAlnum => {
+                panic!("{}: a secret has a non-empty default", d.name)
+            }
             _ => {}
         }
     }

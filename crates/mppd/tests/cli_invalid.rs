@@ -587,3 +587,34 @@ fn nonexistent_file_is_exit_2() {
         "apply of a missing file changed the store"
     );
 }
+
+#[test]
+fn a_corrupt_store_is_reported_and_replace_recovers_it() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.state()).unwrap();
+    let corrupt = b"<flat-profile>\n<Firewall>Disabled</Firewall>\n<A>1</B>\n</flat-profile>\n";
+    std::fs::write(sb.profile_xml(), corrupt).unwrap();
+    let good = sb.write("good.xml", profile_with("<Proxy_Mode>Manual</Proxy_Mode>"));
+    let stored_path = sb.profile_xml();
+    let where_ = format!("{}:3: flat-profile: ", s(&stored_path));
+    // A merge needs the stored profile: refused, naming the stored file, nothing changed.
+    let r = sb.mppd(&["config", "apply", s(&good)]);
+    r.expect_code(1, "apply (merge) over a corrupt store");
+    assert!(r.all_output().contains(&where_), "{}", r.all_output());
+    assert!(
+        sb.stored_bytes().unwrap() == corrupt,
+        "merge changed the corrupt store"
+    );
+    let r = sb.mppd(&["config", "set", "Proxy_Mode=Auto"]);
+    r.expect_code(1, "set over a corrupt store");
+    assert!(
+        sb.stored_bytes().unwrap() == corrupt,
+        "set changed the corrupt store"
+    );
+    // `--replace` does not read the stored profile: it replaces it.
+    sb.mppd(&["config", "apply", "--replace", s(&good)])
+        .expect_code(0, "apply --replace over a corrupt store");
+    let st = stored(&sb);
+    assert_eq!(st.get("Proxy_Mode").unwrap().value, "Manual");
+    assert!(st.get("Firewall").is_some_and(|e| e.value == "Enabled"));
+}

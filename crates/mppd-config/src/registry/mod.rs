@@ -136,6 +136,8 @@ pub enum Kind {
     MacroText,
     /// A secret (password, key): masked in exports, pages, logs and reports.
     Secret,
+    /// A secret restricted to ASCII letters and digits (`VPN_Password`, SPEC §20).
+    SecretAlnum,
     /// An OpenSSL cipher string with the words of SPEC §14. An invalid list is a *warning*,
     /// never an error (SPEC §0, §14).
     CipherList,
@@ -210,7 +212,7 @@ impl ParamDef {
 
     /// Whether the value is a secret.
     pub fn is_secret(&self) -> bool {
-        matches!(self.kind, Kind::Secret)
+        matches!(self.kind, Kind::Secret | Kind::SecretAlnum)
     }
 }
 

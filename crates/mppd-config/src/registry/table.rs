@@ -491,7 +491,7 @@ pub(super) static PARAMS: &[ParamDef] = &[
         "VPN_Password",
         SYS_VPN,
         "VPN Password",
-        SECRET,
+        Kind::SecretAlnum,
         "",
         "tsv: seed §20",
     )
