@@ -178,7 +178,8 @@ pub enum Failure {
     Usage(String),
 }
 
-type CmdResult = Result<(), Failure>;
+/// The result of a subcommand.
+pub type CmdResult = Result<(), Failure>;
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
