@@ -4,3 +4,4 @@
 //! `provision`, `tls`, `firewall`, `proxy`, `eap`, `ldap` and `vpn`.
 
 pub mod audit;
+pub mod tls;

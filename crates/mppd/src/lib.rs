@@ -7,3 +7,4 @@
 pub mod cli;
 pub mod daemon;
 pub mod state;
+pub mod tls;

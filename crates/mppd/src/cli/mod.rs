@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 
 use crate::state::StateDir;
 
+pub mod tls;
+
 /// Security subsystem of a multiplatform SIP desk phone, configured by cfg.xml.
 #[derive(Debug, Parser)]
 #[command(name = "mppd", version, about, long_about = None)]
@@ -50,6 +52,12 @@ pub enum Command {
     Run(RunArgs),
     /// Ask the running daemon for its status.
     Status(FormatArg),
+    /// Probe TLS servers with the phone's policy; list cipher suites.
+    #[command(subcommand)]
+    Tls(tls::TlsCommand),
+    /// Show or create the device identity (certificate and key).
+    #[command(subcommand)]
+    Identity(tls::IdentityCommand),
 }
 
 /// `mppd config ...`.
@@ -204,6 +212,8 @@ fn dispatch(cli: &Cli, command: &Command) -> CmdResult {
         Command::Config(c) => config(&state, cli.lines, c),
         Command::Audit(a) => audit_cmd(&state, cli.lines, a),
         Command::Status(f) => crate::daemon::status(&state, f.format),
+        Command::Tls(c) => tls::run(&state, c),
+        Command::Identity(c) => tls::identity(&state, c),
         Command::Run(_) => Ok(()),
     }
 }
@@ -357,7 +367,23 @@ fn print_lines(lines: &[String]) {
     }
 }
 
-fn print_json(v: &Value) {
+/// The profile a command acts on: `--profile FILE` (validated), else `STATE/profile.xml`, else
+/// the embedded default.
+pub(crate) fn profile_for(state: &StateDir, file: Option<&Path>) -> Result<Profile, Failure> {
+    if let Some(file) = file {
+        return load_valid(file).map(|(p, _)| p);
+    }
+    match state.store().load() {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Ok(Profile::defaults(state.lines(None))),
+        Err(e) => {
+            eprintln!("mppd: {e}");
+            Err(Failure::Failed)
+        }
+    }
+}
+
+pub(crate) fn print_json(v: &Value) {
     let text = serde_json::to_string_pretty(v).unwrap_or_default();
     let _ = writeln!(io::stdout().lock(), "{text}");
 }
