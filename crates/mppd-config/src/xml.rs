@@ -217,6 +217,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RawEntry>, ParseError> {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(event, Event::Empty(_));
                 let name = element_name(e);
+                if !is_xml_name(&name) {
+                    return Err(ParseError::Malformed {
+                        line: lines.at(start),
+                        message: format!("invalid element name {name:?}"),
+                    });
+                }
                 if root.is_none() {
                     root = Some(name.to_string());
                 }
@@ -297,6 +303,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RawEntry>, ParseError> {
 
 fn element_name<'a>(e: &'a BytesStart<'_>) -> Cow<'a, str> {
     String::from_utf8_lossy(e.name().into_inner())
+}
+
+/// XML 1.0 `Name` (ASCII part exact; any non-ASCII character accepted).
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii();
+    start(first) && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
 fn name_string(e: &BytesStart<'_>) -> String {
@@ -458,6 +474,13 @@ mod tests {
         assert_eq!(err.name(), "A");
         let err = parse(b"<flat-profile>\n\n<A>\xff</A></flat-profile>").unwrap_err();
         assert_eq!(err, ParseError::NotUtf8 { line: 3 });
+        let err = parse(b"<flat-profile>\n<></></flat-profile>").unwrap_err();
+        assert!(
+            matches!(err, ParseError::Malformed { line: 2, .. }),
+            "{err:?}"
+        );
+        let err = parse(b"<flat-profile><1A>x</1A></flat-profile>").unwrap_err();
+        assert!(matches!(err, ParseError::Malformed { .. }), "{err:?}");
         let err = parse(b"<flat-profile><A>&foo;</A></flat-profile>").unwrap_err();
         assert!(matches!(err, ParseError::Malformed { .. }), "{err:?}");
         assert!(matches!(
