@@ -21,7 +21,7 @@ use openssl::ssl::{
     HandshakeError, Ssl, SslAcceptor, SslConnector, SslContextBuilder, SslFiletype, SslMethod,
     SslOptions, SslRef, SslVerifyMode, SslVersion,
 };
-use openssl::x509::{X509, X509VerifyResult};
+use openssl::x509::X509;
 
 use crate::state::StateDir;
 
@@ -367,15 +367,16 @@ fn reasons(stack: &ErrorStack) -> String {
 }
 
 /// Classifies a failed handshake or a TLS error after it.
-fn classify(stack_text: &str, verify: Option<X509VerifyResult>) -> TlsFailure {
+/// `verify` is the chain verification result (OpenSSL's code and text), when there is one.
+fn classify(stack_text: &str, verify: Option<(i32, &str)>) -> TlsFailure {
     let t = stack_text.to_ascii_lowercase();
     if t.contains("certificate verify failed") {
-        if let Some(v) = verify {
+        if let Some((code, text)) = verify {
             // X509_V_ERR_CERT_HAS_EXPIRED
-            if v.as_raw() == 10 {
-                return TlsFailure::Expired(v.error_string().to_owned());
+            if code == 10 {
+                return TlsFailure::Expired(text.to_owned());
             }
-            return TlsFailure::Untrusted(v.error_string().to_owned());
+            return TlsFailure::Untrusted(text.to_owned());
         }
         return TlsFailure::Untrusted(stack_text.to_owned());
     }
@@ -475,7 +476,8 @@ pub fn probe(
             } else {
                 text
             };
-            return Err(classify(&text, Some(mid.ssl().verify_result())));
+            let v = mid.ssl().verify_result();
+            return Err(classify(&text, Some((v.as_raw(), v.error_string()))));
         }
         Err(HandshakeError::SetupFailure(e)) => return Err(classify(&reasons(&e), None)),
         Err(HandshakeError::WouldBlock(_)) => {
@@ -611,4 +613,50 @@ pub fn server_like_connector(
         &mut warnings,
     )?;
     Ok((b.build(), warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_classified_by_openssl_reason() {
+        let id = |t: &str| classify(t, None).reason_id();
+        assert_eq!(id("tlsv1 alert protocol version"), "protocol-alert");
+        assert_eq!(id("unsupported protocol"), "protocol-alert");
+        assert_eq!(id("sslv3 alert handshake failure"), "no-shared-cipher");
+        assert_eq!(id("no ciphers available"), "no-shared-cipher");
+        assert_eq!(
+            id("tlsv13 alert certificate required"),
+            "client-cert-refused"
+        );
+        assert_eq!(id("tlsv1 alert unknown ca"), "client-cert-refused");
+        assert_eq!(id("certificate verify failed"), "untrusted");
+        assert_eq!(
+            classify(
+                "certificate verify failed",
+                Some((10, "certificate has expired"))
+            )
+            .reason_id(),
+            "expired"
+        );
+        assert_eq!(
+            classify(
+                "certificate verify failed",
+                Some((20, "unable to get local issuer certificate"))
+            )
+            .reason_id(),
+            "untrusted"
+        );
+    }
+
+    #[test]
+    fn capture_reads_would_block() {
+        let mut c = Capture(Vec::new());
+        assert_eq!(c.write(b"x").unwrap(), 1);
+        assert_eq!(
+            c.read(&mut [0u8; 1]).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    }
 }
