@@ -128,6 +128,13 @@ fn hand_written_edge_cases_round_trip() {
         "<flat-profile><Admin_Password>s3cret</Admin_Password><Profile_Rule>[--key abc]http://u:p@h/x</Profile_Rule></flat-profile>",
         "<flat-profile><A>\t tab \t</A><B>$MA $(PN) $$</B></flat-profile>",
         "<flat-profile group=\"x\"><A group=\"G\" ua=\"rw\" other='1'>v</A></flat-profile>",
+        // Found by the fuzzer: an element with an empty name parsed, then emitted as `</>`.
+        "<flat-profile><>x</></flat-profile>",
+        "<flat-profile><\nable_80=\"na\"/><A>1</A></flat-profile>",
+        "<flat-profile>< ua=\"na\">v</ ></flat-profile>",
+        // Scheme scan in rule validation sliced inside a multi-byte character.
+        "<flat-profile><Profile_Rule>\u{1f600}http://192.0.2.10:8667/cp-phone.xml</Profile_Rule></flat-profile>",
+        "<flat-profile><Upgrade_Rule>\u{e9}://x</Upgrade_Rule></flat-profile>",
     ];
     for (i, c) in cases.iter().enumerate() {
         check(&format!("case {i}: {c}"), c.as_bytes());

@@ -3,7 +3,13 @@
 //! The daemon loads the profile (or the embedded default), logs what each subsystem enforces,
 //! serves its status on `STATE/mppd.sock` (mode 0600), reloads on SIGHUP (an invalid profile is
 //! refused and the one in force stays), and stops on SIGTERM/SIGINT, removing its socket.
-//! It opens no other socket, touches no host firewall and sends nothing on the network.
+//! It opens no other socket and sends nothing on the network.
+//!
+//! The firewall (SPEC §13): with `--firewall log` (the default) the daemon only computes and
+//! logs the ruleset of the profile in force. With `--firewall apply` it applies it with nft at
+//! start and on every reload that changes it, removes its table when `Firewall` becomes
+//! Disabled and on a clean stop (unless `--firewall-keep-on-exit`); without root or nft it
+//! says so and runs on. Status reports it under `firewall`.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -21,6 +27,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
 use crate::cli::{Failure, Format, for_log};
+use crate::firewall::{Driver, FirewallMode};
 use crate::state::StateDir;
 
 /// Where the profile in force came from.
@@ -45,6 +52,7 @@ struct Status {
     loaded_at: u64,
     loaded: Loaded,
     last_reload: Option<(bool, String)>,
+    firewall: Driver,
 }
 
 fn now_secs() -> u64 {
@@ -103,11 +111,6 @@ fn log_enforcement(p: &Profile, lines: u8) {
         "tls policy"
     );
     info!(
-        firewall = %v("Firewall"),
-        options = %v("Firewall_Config"),
-        "firewall policy (host firewall untouched: this build does not apply rules)"
-    );
-    info!(
         provision_enable = %v("Provision_Enable"),
         profile_rule = %for_log("Profile_Rule", &v("Profile_Rule")),
         restricted_access_domains = %v("Restricted_Access_Domains"),
@@ -164,6 +167,7 @@ fn status_json(s: &Status) -> Value {
             "generation": s.generation,
         },
         "last_reload": s.last_reload.as_ref().map(|(ok, message)| json!({"ok": ok, "message": message})),
+        "firewall": s.firewall.status_json(),
     })
 }
 
@@ -178,7 +182,12 @@ fn init_logging() {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. Exit 1 when it cannot start.
-pub fn main(state: StateDir, lines_flag: Option<u8>) -> ExitCode {
+pub fn main(
+    state: StateDir,
+    lines_flag: Option<u8>,
+    firewall: FirewallMode,
+    firewall_keep_on_exit: bool,
+) -> ExitCode {
     init_logging();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -190,7 +199,8 @@ pub fn main(state: StateDir, lines_flag: Option<u8>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(state, lines_flag)) {
+    let firewall = Driver::new(firewall, firewall_keep_on_exit);
+    match runtime.block_on(run(state, lines_flag, firewall)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             error!("{msg}");
@@ -199,7 +209,7 @@ pub fn main(state: StateDir, lines_flag: Option<u8>) -> ExitCode {
     }
 }
 
-async fn run(state: StateDir, lines_flag: Option<u8>) -> Result<(), String> {
+async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Result<(), String> {
     std::fs::create_dir_all(state.path()).map_err(|e| {
         format!(
             "cannot create state directory {}: {e}",
@@ -253,17 +263,22 @@ async fn run(state: StateDir, lines_flag: Option<u8>) -> Result<(), String> {
     std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("cannot set the mode of {}: {e}", sock_path.display()))?;
 
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP handler: {e}"))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
     let started = now_secs();
+    // The firewall goes in force once this daemon owns the state directory (socket bound) and
+    // its stop signals are handled, so a clean stop can remove it again.
+    let mut firewall = firewall;
+    firewall.update(&state, &loaded.profile, lines, started);
     let status = Arc::new(Mutex::new(Status {
         started,
         generation: 1,
         loaded_at: started,
         loaded,
         last_reload: None,
+        firewall,
     }));
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP handler: {e}"))?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
     info!(socket = %sock_path.display(), pid = std::process::id(), "mppd running");
 
     loop {
@@ -289,6 +304,10 @@ async fn run(state: StateDir, lines_flag: Option<u8>) -> Result<(), String> {
             },
         }
     }
+    match status.lock() {
+        Ok(mut s) => s.firewall.stop(),
+        Err(_) => error!("status lock poisoned: the firewall was not removed"),
+    }
     let _ = std::fs::remove_file(&sock_path);
     info!("mppd stopped");
     Ok(())
@@ -312,6 +331,8 @@ fn reload(state: &StateDir, lines: u8, status: &Mutex<Status>) {
                 warn!("{w}");
             }
             log_enforcement(&loaded.profile, lines);
+            let now = s.loaded_at;
+            s.firewall.update(state, &loaded.profile, lines, now);
             s.loaded = loaded;
             s.last_reload = Some((true, "reloaded".to_owned()));
         }
@@ -371,6 +392,43 @@ pub fn status(state: &StateDir, format: Format) -> Result<(), Failure> {
                     },
                     r.get("message").and_then(Value::as_str).unwrap_or("")
                 );
+            }
+            let fw = &v["firewall"];
+            if fw.is_object() {
+                let state = match (
+                    fw["mode"].as_str(),
+                    fw["enabled"].as_bool(),
+                    fw["applied"].as_bool(),
+                ) {
+                    (Some("apply"), Some(true), Some(true)) => "applied, filtering",
+                    (Some("apply"), Some(false), Some(true)) => "Disabled, table removed",
+                    (Some("apply"), _, _) => "NOT applied",
+                    (_, Some(false), _) => "Disabled (log only)",
+                    _ => "computed and logged only (--firewall apply applies it)",
+                };
+                let open: Vec<String> = fw["open"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|p| {
+                                let (first, last) = (&p["first"], &p["last"]);
+                                let ports = if first == last {
+                                    first.to_string()
+                                } else {
+                                    format!("{first}-{last}")
+                                };
+                                format!("{} {ports}", p["proto"].as_str().unwrap_or("?"))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(out, "firewall:     {state}");
+                if !open.is_empty() {
+                    let _ = writeln!(out, "open ports:   {}", open.join(", "));
+                }
+                if let Some(e) = fw["error"].as_str() {
+                    let _ = writeln!(out, "firewall error: {e}");
+                }
             }
         }
     }

@@ -6,5 +6,6 @@
 
 pub mod cli;
 pub mod daemon;
+pub mod firewall;
 pub mod state;
 pub mod tls;

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::state::StateDir;
 
+mod firewall;
 pub mod tls;
 
 /// Security subsystem of a multiplatform SIP desk phone, configured by cfg.xml.
@@ -58,6 +59,9 @@ pub enum Command {
     /// Show or create the device identity (certificate and key).
     #[command(subcommand)]
     Identity(tls::IdentityCommand),
+    /// Compute, print, apply or remove the phone's nftables firewall.
+    #[command(subcommand)]
+    Firewall(firewall::FirewallCommand),
 }
 
 /// `mppd config ...`.
@@ -134,7 +138,15 @@ pub struct AuditArgs {
 
 /// `mppd run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// `log`: compute and log the firewall ruleset, change nothing; `apply`: apply it with nft
+    /// at start and on every reload that changes it.
+    #[arg(long, value_enum, default_value_t = crate::firewall::FirewallMode::Log)]
+    pub firewall: crate::firewall::FirewallMode,
+    /// With `--firewall apply`: leave the ruleset in force when the daemon stops.
+    #[arg(long)]
+    pub firewall_keep_on_exit: bool,
+}
 
 /// A `--format` option alone.
 #[derive(Debug, Args)]
@@ -193,7 +205,14 @@ pub type CmdResult = Result<(), Failure>;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(_) => return crate::daemon::main(StateDir::new(&cli.state_dir), cli.lines),
+        Command::Run(ref r) => {
+            return crate::daemon::main(
+                StateDir::new(&cli.state_dir),
+                cli.lines,
+                r.firewall,
+                r.firewall_keep_on_exit,
+            );
+        }
         ref command => dispatch(&cli, command),
     };
     match result {
@@ -214,6 +233,7 @@ fn dispatch(cli: &Cli, command: &Command) -> CmdResult {
         Command::Status(f) => crate::daemon::status(&state, f.format),
         Command::Tls(c) => tls::run(&state, c),
         Command::Identity(c) => tls::identity(&state, c),
+        Command::Firewall(c) => firewall::run(&state, cli.lines, c),
         Command::Run(_) => Ok(()),
     }
 }
