@@ -2,7 +2,9 @@
 //! kept verbatim, and effective values (defaults, aliases, fallbacks) for the subsystems.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::registry::{self, Kind, ParamDef, Ua};
 use crate::validate;
@@ -30,7 +32,9 @@ pub struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Profile {
     entries: Vec<Entry>,
-    index: HashMap<String, usize>,
+    /// Indices into `entries`, hashed by name (no second copy of the names).
+    index: HashTable<usize>,
+    hasher: DefaultHashBuilder,
     seq: u64,
 }
 
@@ -85,33 +89,48 @@ impl Profile {
     pub fn from_raw(raw: Vec<RawEntry>) -> Self {
         let mut p = Self {
             entries: Vec::with_capacity(raw.len()),
-            index: HashMap::with_capacity(raw.len()),
+            index: HashTable::with_capacity(raw.len()),
+            hasher: DefaultHashBuilder::default(),
             seq: 0,
         };
         for r in raw {
-            p.seq += 1;
-            let seq = p.seq;
-            match p.index.get(&r.name) {
-                Some(&i) => {
-                    let e = &mut p.entries[i];
-                    e.value = r.value;
-                    e.ua = r.ua;
-                    e.line = r.line;
-                    e.seq = seq;
-                }
-                None => {
-                    p.index.insert(r.name.clone(), p.entries.len());
-                    p.entries.push(Entry {
-                        name: r.name,
-                        value: r.value,
-                        ua: r.ua,
-                        line: r.line,
-                        seq,
-                    });
-                }
-            }
+            p.upsert(r.name, r.value, Some(r.ua), r.line);
         }
         p
+    }
+
+    /// Inserts or replaces an entry. `ua`: `Some(x)` sets the access to `x` (which may be
+    /// `None`: no `ua`), `None` keeps the current one.
+    fn upsert(&mut self, name: String, value: String, ua: Option<Option<Ua>>, line: u32) {
+        self.seq += 1;
+        let seq = self.seq;
+        let Self {
+            entries,
+            index,
+            hasher,
+            ..
+        } = self;
+        let hash = hasher.hash_one(name.as_str());
+        if let Some(&i) = index.find(hash, |&i| entries[i].name == name) {
+            let e = &mut entries[i];
+            e.value = value;
+            if let Some(ua) = ua {
+                e.ua = ua;
+            }
+            e.line = line;
+            e.seq = seq;
+            return;
+        }
+        index.insert_unique(hash, entries.len(), |&i| {
+            hasher.hash_one(entries[i].name.as_str())
+        });
+        entries.push(Entry {
+            name,
+            value,
+            ua: ua.flatten(),
+            line,
+            seq,
+        });
     }
 
     /// The parameters set, in first-appearance order.
@@ -126,35 +145,16 @@ impl Profile {
 
     /// The entry for exactly this name, if the profile sets it.
     pub fn get(&self, name: &str) -> Option<&Entry> {
-        self.index.get(name).map(|&i| &self.entries[i])
+        let hash = self.hasher.hash_one(name);
+        self.index
+            .find(hash, |&i| self.entries[i].name == name)
+            .map(|&i| &self.entries[i])
     }
 
     /// Sets a parameter. A `ua` of `None` keeps the access the parameter already has.
     pub fn set(&mut self, name: &str, value: &str, ua: Option<Ua>, line: u32) {
-        self.seq += 1;
-        let seq = self.seq;
         let value = xml::normalize(value).into_owned();
-        match self.index.get(name) {
-            Some(&i) => {
-                let e = &mut self.entries[i];
-                e.value = value;
-                if ua.is_some() {
-                    e.ua = ua;
-                }
-                e.line = line;
-                e.seq = seq;
-            }
-            None => {
-                self.index.insert(name.to_owned(), self.entries.len());
-                self.entries.push(Entry {
-                    name: name.to_owned(),
-                    value,
-                    ua,
-                    line,
-                    seq,
-                });
-            }
-        }
+        self.upsert(name.to_owned(), value, ua.map(Some), line);
     }
 
     /// Applies `other` on top of this profile, as a resync does: parameters `other` names are

@@ -770,8 +770,9 @@ pub struct Report {
     pub errors: Vec<Problem>,
     /// Accepted with a fallback (SPEC §14).
     pub warnings: Vec<Problem>,
-    /// Names the registry does not know, with their lines (kept verbatim, not errors).
-    pub unknown: Vec<(String, u32)>,
+    /// Entries (indices into [`Profile::entries`]) whose names the registry does not know:
+    /// kept verbatim, not errors. [`Report::unknown_in`] gives their names and lines.
+    pub unknown: Vec<usize>,
 }
 
 impl Report {
@@ -779,14 +780,21 @@ impl Report {
     pub fn is_valid(&self) -> bool {
         self.errors.is_empty()
     }
+
+    /// The unknown names of `profile` (the profile this report was made from) with their lines.
+    pub fn unknown_in<'a>(&self, profile: &'a Profile) -> impl Iterator<Item = (&'a str, u32)> {
+        self.unknown
+            .iter()
+            .filter_map(|&i| profile.entries().get(i).map(|e| (e.name.as_str(), e.line)))
+    }
 }
 
 /// Validates every parameter a profile sets.
 pub fn validate(profile: &Profile) -> Report {
     let mut report = Report::default();
-    for e in profile.entries() {
+    for (i, e) in profile.entries().iter().enumerate() {
         let Some(r) = registry::lookup(&e.name) else {
-            report.unknown.push((e.name.clone(), e.line));
+            report.unknown.push(i);
             continue;
         };
         if let Err(error) = check_value(r.def, &e.value) {

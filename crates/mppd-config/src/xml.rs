@@ -14,9 +14,6 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
-
 use crate::registry::Ua;
 
 /// The largest profile accepted, in bytes. Real profiles are under 200 KB.
@@ -133,7 +130,7 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Counts lines incrementally as the reader moves forward.
+/// Counts lines incrementally as the scanner moves forward.
 struct Lines<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -141,15 +138,20 @@ struct Lines<'a> {
 }
 
 impl Lines<'_> {
-    fn at(&mut self, pos: u64) -> u32 {
-        let pos = usize::try_from(pos)
-            .unwrap_or(usize::MAX)
-            .min(self.bytes.len());
+    fn at(&mut self, pos: usize) -> u32 {
+        let pos = pos.min(self.bytes.len());
         if pos < self.pos {
             self.pos = 0;
             self.line = 1;
         }
-        let n = memchr::memchr_iter(b'\n', &self.bytes[self.pos..pos]).count();
+        let gap = &self.bytes[self.pos..pos];
+        // Gaps between elements are short: a plain loop beats memchr's set-up there.
+        let n = if gap.len() < 256 {
+            // A fold over bytes compiles to vector code; `filter().count()` does not.
+            gap.iter().fold(0usize, |n, &b| n + usize::from(b == b'\n'))
+        } else {
+            memchr::memchr_iter(b'\n', gap).count()
+        };
         self.line = self
             .line
             .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
@@ -158,12 +160,156 @@ impl Lines<'_> {
     }
 }
 
+/// The text of the parameter being read: untouched input while it is one plain piece, owned
+/// once entities, CDATA or several pieces are involved.
+enum Text {
+    Empty,
+    Slice(usize, usize),
+    Owned(String),
+}
+
 /// The parameter being read.
-struct Open {
-    name: String,
+struct Open<'t> {
+    name: &'t str,
     ua: Option<Ua>,
     line: u32,
-    value: String,
+    text: Text,
+}
+
+/// The scanner: a single pass over the document with `memchr`, in the subset of XML 1.0 that
+/// profiles use (elements, attributes, text, entity and character references, CDATA, comments,
+/// processing instructions, a DOCTYPE that is skipped). Entities a DOCTYPE declares are not
+/// expanded: using one is an error, as are unknown entities.
+struct Scanner<'t> {
+    text: &'t str,
+    bytes: &'t [u8],
+    pos: usize,
+    lines: Lines<'t>,
+}
+
+impl<'t> Scanner<'t> {
+    fn malformed(&mut self, at: usize, message: impl Into<String>) -> ParseError {
+        ParseError::Malformed {
+            line: self.lines.at(at),
+            message: message.into(),
+        }
+    }
+
+    /// Position of `pat` at or after `from`, or an error naming what is unterminated.
+    fn find(&mut self, from: usize, pat: &[u8], what: &str) -> Result<usize, ParseError> {
+        // The patterns are 2-3 bytes long: look for the first byte, then compare.
+        let found = memchr::memchr_iter(pat[0], &self.bytes[from..])
+            .find(|&i| self.bytes[from + i..].starts_with(pat));
+        match found {
+            Some(i) => Ok(from + i),
+            None => Err(self.malformed(from, format!("unterminated {what}"))),
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while self.pos < self.bytes.len() && self.bytes[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+    }
+
+    /// Reads a name at `pos` (up to white space, `/`, `>`, `=`, `<`).
+    fn name(&mut self) -> Result<&'t str, ParseError> {
+        let start = self.pos;
+        let rest = &self.bytes[start..];
+        let mut len = rest.len();
+        let mut valid = rest
+            .first()
+            .is_some_and(|&b| NAME_CLASS[usize::from(b)] == START);
+        for (i, &b) in rest.iter().enumerate() {
+            let class = NAME_CLASS[usize::from(b)];
+            if class == END {
+                len = i;
+                break;
+            }
+            valid &= class != INVALID;
+        }
+        self.pos = start + len;
+        let name = &self.text[start..self.pos];
+        if valid {
+            Ok(name)
+        } else {
+            Err(self.malformed(start, format!("invalid name {name:?}")))
+        }
+    }
+
+    /// Skips a DOCTYPE declaration, internal subset included.
+    fn skip_doctype(&mut self, start: usize) -> Result<(), ParseError> {
+        let mut depth = 0usize;
+        let mut i = self.pos;
+        while i < self.bytes.len() {
+            match self.bytes[i] {
+                b'[' => depth += 1,
+                b']' => depth = depth.saturating_sub(1),
+                b'>' if depth == 0 => {
+                    self.pos = i + 1;
+                    return Ok(());
+                }
+                q @ (b'"' | b'\'') => {
+                    i = memchr::memchr(q, &self.bytes[i + 1..])
+                        .map(|j| i + 1 + j)
+                        .ok_or_else(|| self.malformed(i, "unterminated DOCTYPE"))?;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        Err(self.malformed(start, "unterminated DOCTYPE"))
+    }
+}
+
+/// Decodes entity and character references of `raw` into `out`. `at` is the byte offset of
+/// `raw` in the document, for error lines.
+fn decode_into(
+    sc: &mut Scanner<'_>,
+    raw: &str,
+    at: usize,
+    out: &mut String,
+) -> Result<(), ParseError> {
+    let mut rest = raw;
+    let mut offset = at;
+    while let Some(amp) = memchr::memchr(b'&', rest.as_bytes()) {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let Some(semi) = memchr::memchr(b';', after.as_bytes()).filter(|&s| s <= 12) else {
+            return Err(sc.malformed(offset + amp, "'&' that starts no reference (write &amp;)"));
+        };
+        let name = &after[..semi];
+        let c = match name {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "apos" => '\'',
+            "quot" => '"',
+            _ => {
+                let code = if let Some(hex) = name.strip_prefix("#x") {
+                    u32::from_str_radix(hex, 16).ok()
+                } else if let Some(dec) = name.strip_prefix('#') {
+                    dec.parse::<u32>().ok()
+                } else {
+                    None
+                };
+                match code.filter(|&c| c != 0).and_then(char::from_u32) {
+                    Some(c) => c,
+                    None => {
+                        return Err(sc.malformed(
+                            offset + amp,
+                            format!("unknown or invalid reference &{name};"),
+                        ));
+                    }
+                }
+            }
+        };
+        out.push(c);
+        rest = &after[semi + 1..];
+        offset += amp + 1 + semi + 1;
+    }
+    out.push_str(rest);
+    Ok(())
 }
 
 /// Parses a cfg.xml document into its parameter elements, in file order, duplicates included.
@@ -181,177 +327,326 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RawEntry>, ParseError> {
             });
         }
     };
-    let mut reader = Reader::from_str(text);
-    let cfg = reader.config_mut();
-    cfg.trim_text(false);
-    cfg.check_end_names = true;
-    cfg.expand_empty_elements = false;
-
-    let mut lines = Lines {
+    let mut sc = Scanner {
+        text,
         bytes,
         pos: 0,
-        line: 1,
+        lines: Lines {
+            bytes,
+            pos: 0,
+            line: 1,
+        },
     };
-    let mut entries = Vec::new();
-    let mut depth = 0usize;
-    // Depth of the <flat-profile> element we are inside, if any.
+    // Each parameter element has at least one '<' and usually two.
+    let mut entries = Vec::with_capacity(memchr::memchr_iter(b'<', bytes).count() / 2 + 1);
+    // Names of the open elements other than the parameter being read.
+    let mut stack: Vec<&str> = Vec::new();
+    // Stack depth at which <flat-profile> was opened.
     let mut flat_depth: Option<usize> = None;
     let mut found_flat = false;
-    let mut root: Option<String> = None;
-    let mut open: Option<Open> = None;
-    // Names of the open elements, to report an unclosed one at the end.
-    let mut stack: Vec<String> = Vec::new();
+    let mut root: Option<&str> = None;
+    let mut open: Option<Open<'_>> = None;
 
     loop {
-        let start = reader.buffer_position();
-        let event = match reader.read_event() {
-            Ok(ev) => ev,
-            Err(e) => {
-                return Err(ParseError::Malformed {
-                    line: lines.at(reader.error_position()),
-                    message: e.to_string(),
-                });
+        let lt = memchr::memchr(b'<', &bytes[sc.pos..]).map(|i| sc.pos + i);
+        let end = lt.unwrap_or(bytes.len());
+        if let Some(p) = &mut open
+            && end > sc.pos
+        {
+            let (start, seg) = (sc.pos, &text[sc.pos..end]);
+            let plain = memchr::memchr(b'&', seg.as_bytes()).is_none();
+            p.text = match std::mem::replace(&mut p.text, Text::Empty) {
+                Text::Empty if plain => Text::Slice(start, end),
+                Text::Empty => {
+                    let mut s = String::with_capacity(seg.len());
+                    decode_into(&mut sc, seg, start, &mut s)?;
+                    Text::Owned(s)
+                }
+                Text::Slice(a, b) => {
+                    let mut s = String::with_capacity(b - a + seg.len());
+                    s.push_str(&text[a..b]);
+                    decode_into(&mut sc, seg, start, &mut s)?;
+                    Text::Owned(s)
+                }
+                Text::Owned(mut s) => {
+                    decode_into(&mut sc, seg, start, &mut s)?;
+                    Text::Owned(s)
+                }
+            };
+        }
+        let Some(lt) = lt else { break };
+        let rest = &bytes[lt..];
+        if rest.starts_with(b"<?") {
+            sc.pos = sc.find(lt + 2, b"?>", "processing instruction")? + 2;
+        } else if rest.starts_with(b"<!--") {
+            sc.pos = sc.find(lt + 4, b"-->", "comment")? + 3;
+        } else if rest.starts_with(b"<![CDATA[") {
+            let close = sc.find(lt + 9, b"]]>", "CDATA section")?;
+            if let Some(p) = &mut open {
+                let mut s = match std::mem::replace(&mut p.text, Text::Empty) {
+                    Text::Empty => String::new(),
+                    Text::Slice(a, b) => text[a..b].to_owned(),
+                    Text::Owned(s) => s,
+                };
+                s.push_str(&text[lt + 9..close]);
+                p.text = Text::Owned(s);
             }
-        };
-        match event {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let is_empty = matches!(event, Event::Empty(_));
-                let name = element_name(e);
-                if !is_xml_name(&name) {
-                    return Err(ParseError::Malformed {
-                        line: lines.at(start),
-                        message: format!("invalid element name {name:?}"),
-                    });
-                }
-                if root.is_none() {
-                    root = Some(name.to_string());
-                }
-                let line = lines.at(start);
-                if let Some(p) = &open {
-                    return Err(ParseError::NestedElement {
-                        line,
-                        name: p.name.clone(),
-                        child: name.into_owned(),
-                    });
-                }
-                if flat_depth == Some(depth) {
-                    let ua = read_ua(e, &name, line)?;
-                    let p = Open {
-                        name: name.into_owned(),
-                        ua,
-                        line,
-                        value: String::new(),
-                    };
-                    if is_empty {
-                        entries.push(finish(p));
-                    } else {
-                        open = Some(p);
+            sc.pos = close + 3;
+        } else if rest.starts_with(b"<!") {
+            sc.pos = lt + 2;
+            sc.skip_doctype(lt)?;
+        } else if rest.starts_with(b"</") {
+            // Fast path: the end tag of the parameter being read, `</NAME>`.
+            if let Some(p) = &open {
+                let n = p.name.len();
+                if rest.get(2..2 + n) == Some(p.name.as_bytes()) && rest.get(2 + n) == Some(&b'>') {
+                    sc.pos = lt + 3 + n;
+                    if let Some(p) = open.take() {
+                        entries.push(finish(text, p));
                     }
-                } else if flat_depth.is_none() && name == STRUCTURE {
-                    found_flat = true;
-                    if !is_empty {
-                        flat_depth = Some(depth + 1);
-                    }
-                }
-                if !is_empty {
-                    depth += 1;
-                    stack.push(name_string(e));
+                    continue;
                 }
             }
-            Event::End(_) => {
-                depth = depth.saturating_sub(1);
-                stack.pop();
-                if let Some(p) = open.take() {
-                    entries.push(finish(p));
-                } else if flat_depth == Some(depth + 1) {
+            sc.pos = lt + 2;
+            let name = sc.name()?;
+            sc.skip_ws();
+            if bytes.get(sc.pos) != Some(&b'>') {
+                return Err(sc.malformed(sc.pos, format!("expected '>' to close </{name}")));
+            }
+            sc.pos += 1;
+            if let Some(p) = open.take() {
+                if p.name != name {
+                    return Err(sc.malformed(
+                        lt,
+                        format!("expected </{}>, but </{name}> was found", p.name),
+                    ));
+                }
+                entries.push(finish(text, p));
+            } else {
+                match stack.pop() {
+                    Some(top) if top == name => {}
+                    Some(top) => {
+                        return Err(
+                            sc.malformed(lt, format!("expected </{top}>, but </{name}> was found"))
+                        );
+                    }
+                    None => {
+                        return Err(sc.malformed(lt, format!("unexpected </{name}>")));
+                    }
+                }
+                if flat_depth == Some(stack.len() + 1) {
                     flat_depth = None;
                 }
             }
-            Event::Text(t) => {
-                if let Some(p) = &mut open {
-                    match t.unescape() {
-                        Ok(s) => p.value.push_str(&s),
-                        Err(e) => {
-                            return Err(ParseError::Malformed {
-                                line: lines.at(start),
-                                message: format!("in <{}>: {e}", p.name),
-                            });
-                        }
+        } else {
+            sc.pos = lt + 1;
+            let name = sc.name()?;
+            let (ua, is_empty) = read_attributes(&mut sc, name, lt)?;
+            if root.is_none() {
+                root = Some(name);
+            }
+            if let Some(p) = &open {
+                return Err(ParseError::NestedElement {
+                    line: sc.lines.at(lt),
+                    name: p.name.to_owned(),
+                    child: name.to_owned(),
+                });
+            }
+            if flat_depth == Some(stack.len()) {
+                // `line` holds the byte offset until the lines are counted below.
+                let p = Open {
+                    name,
+                    ua,
+                    line: u32::try_from(lt).unwrap_or(u32::MAX),
+                    text: Text::Empty,
+                };
+                if is_empty {
+                    entries.push(finish(text, p));
+                } else {
+                    open = Some(p);
+                }
+            } else {
+                if flat_depth.is_none() && name == STRUCTURE {
+                    found_flat = true;
+                    if !is_empty {
+                        flat_depth = Some(stack.len() + 1);
                     }
                 }
-            }
-            Event::CData(c) => {
-                if let Some(p) = &mut open {
-                    p.value.push_str(&String::from_utf8_lossy(&c));
+                if !is_empty {
+                    stack.push(name);
                 }
             }
-            Event::Eof => break,
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
         }
     }
-    if let Some(name) = stack.last() {
-        return Err(ParseError::Malformed {
-            line: lines.at(u64::try_from(bytes.len()).unwrap_or(u64::MAX)),
-            message: format!("unexpected end of file: <{name}> is not closed"),
-        });
+    if let Some(name) = open.as_ref().map(|p| p.name).or(stack.last().copied()) {
+        return Err(sc.malformed(
+            bytes.len(),
+            format!("unexpected end of file: <{name}> is not closed"),
+        ));
     }
     if !found_flat {
-        return Err(ParseError::NotFlatProfile { root });
+        return Err(ParseError::NotFlatProfile {
+            root: root.map(str::to_owned),
+        });
+    }
+    // Offsets to lines, in one pass over the newlines (the offsets are increasing).
+    let mut newlines = memchr::memchr_iter(b'\n', bytes);
+    let mut next = newlines.next();
+    let mut line = 1u32;
+    for e in &mut entries {
+        let offset = e.line as usize;
+        while next.is_some_and(|nl| nl < offset) {
+            line = line.saturating_add(1);
+            next = newlines.next();
+        }
+        e.line = line;
     }
     Ok(entries)
 }
 
-fn element_name<'a>(e: &'a BytesStart<'_>) -> Cow<'a, str> {
-    String::from_utf8_lossy(e.name().into_inner())
-}
-
-/// XML 1.0 `Name` (ASCII part exact; any non-ASCII character accepted).
-fn is_xml_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii();
-    start(first) && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
-}
-
-fn name_string(e: &BytesStart<'_>) -> String {
-    String::from_utf8_lossy(e.name().into_inner()).into_owned()
-}
-
-fn read_ua(e: &BytesStart<'_>, name: &str, line: u32) -> Result<Option<Ua>, ParseError> {
-    let mut ua = None;
-    for attr in e.attributes() {
-        let attr = attr.map_err(|err| ParseError::BadAttribute {
-            line,
-            name: name.to_owned(),
-            message: format!("unreadable attribute: {err}"),
-        })?;
-        if attr.key.as_ref() != b"ua" {
-            continue;
+/// Reads the attributes of a start tag up to its `>` or `/>`: returns the `ua` value and
+/// whether the element is empty. Other attributes are checked for syntax and ignored.
+fn read_attributes(
+    sc: &mut Scanner<'_>,
+    element: &str,
+    tag_at: usize,
+) -> Result<(Option<Ua>, bool), ParseError> {
+    // Fast path for the usual tails: `>`, `/>`, ` ua="xx">`, ` ua="xx"/>`.
+    let rest = &sc.bytes[sc.pos..];
+    for (tail, ua, empty) in FAST_TAILS {
+        if rest.starts_with(tail) {
+            sc.pos += tail.len();
+            return Ok((*ua, *empty));
         }
-        let value = attr
-            .unescape_value()
-            .map_err(|err| ParseError::BadAttribute {
-                line,
-                name: name.to_owned(),
-                message: format!("unreadable ua attribute: {err}"),
-            })?;
-        ua = Some(
-            Ua::parse(value.trim()).ok_or_else(|| ParseError::BadAttribute {
-                line,
-                name: name.to_owned(),
-                message: format!("ua=\"{value}\" is not one of na, ro, rw"),
-            })?,
-        );
     }
-    Ok(ua)
+    let line = sc.lines.at(tag_at);
+    let bad = |message: String| ParseError::BadAttribute {
+        line,
+        name: element.to_owned(),
+        message,
+    };
+    let mut ua = None;
+    let mut seen: Vec<&str> = Vec::new();
+    loop {
+        sc.skip_ws();
+        match sc.bytes.get(sc.pos) {
+            Some(b'>') => {
+                sc.pos += 1;
+                return Ok((ua, false));
+            }
+            Some(b'/') if sc.bytes.get(sc.pos + 1) == Some(&b'>') => {
+                sc.pos += 2;
+                return Ok((ua, true));
+            }
+            None => {
+                return Err(sc.malformed(sc.pos, format!("unterminated tag <{element}")));
+            }
+            Some(_) => {}
+        }
+        let name_at = sc.pos;
+        let attr = sc.name().map_err(|_| {
+            bad(format!(
+                "unreadable attribute at {:?}",
+                snippet(sc, name_at)
+            ))
+        })?;
+        if seen.contains(&attr) {
+            return Err(bad(format!("duplicate attribute {attr}")));
+        }
+        seen.push(attr);
+        sc.skip_ws();
+        if sc.bytes.get(sc.pos) != Some(&b'=') {
+            return Err(bad(format!("attribute {attr} has no value")));
+        }
+        sc.pos += 1;
+        sc.skip_ws();
+        let quote = match sc.bytes.get(sc.pos) {
+            Some(q @ (b'"' | b'\'')) => *q,
+            _ => {
+                return Err(bad(format!(
+                    "the value of attribute {attr} is not quoted (found {:?})",
+                    snippet(sc, sc.pos)
+                )));
+            }
+        };
+        let start = sc.pos + 1;
+        let Some(len) = memchr::memchr(quote, &sc.bytes[start..]) else {
+            return Err(bad(format!("unterminated value of attribute {attr}")));
+        };
+        let raw = &sc.text[start..start + len];
+        sc.pos = start + len + 1;
+        if raw.contains('<') {
+            return Err(bad(format!("'<' in the value of attribute {attr}")));
+        }
+        if attr == "ua" {
+            let mut value = String::new();
+            let value = if raw.contains('&') {
+                decode_into(sc, raw, start, &mut value)?;
+                value.as_str()
+            } else {
+                raw
+            };
+            ua = Some(
+                Ua::parse(value.trim())
+                    .ok_or_else(|| bad(format!("ua=\"{value}\" is not one of na, ro, rw")))?,
+            );
+        }
+    }
 }
 
-fn finish(p: Open) -> RawEntry {
+/// Tag endings that need no attribute parsing: (bytes, ua, empty element).
+const FAST_TAILS: &[(&[u8], Option<Ua>, bool)] = &[
+    (b">", None, false),
+    (b"/>", None, true),
+    (b" ua=\"na\">", Some(Ua::Na), false),
+    (b" ua=\"na\"/>", Some(Ua::Na), true),
+    (b" ua=\"rw\">", Some(Ua::Rw), false),
+    (b" ua=\"rw\"/>", Some(Ua::Rw), true),
+    (b" ua=\"ro\">", Some(Ua::Ro), false),
+    (b" ua=\"ro\"/>", Some(Ua::Ro), true),
+];
+
+/// A short excerpt of the document at `at`, for messages.
+fn snippet(sc: &Scanner<'_>, at: usize) -> String {
+    sc.text[at..].chars().take(12).collect()
+}
+
+/// Byte classes for names: [`END`] ends a name, [`START`] may start one, [`INNER`] may only
+/// follow, anything else is invalid in a name.
+const END: u8 = 0;
+const START: u8 = 1;
+const INNER: u8 = 2;
+const INVALID: u8 = 3;
+
+static NAME_CLASS: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>' | b'=' | b'<' => END,
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' | b':' | 0x80..=0xff => START,
+            b'0'..=b'9' | b'-' | b'.' => INNER,
+            _ => INVALID,
+        };
+        i += 1;
+    }
+    t
+};
+
+
+fn finish(text: &str, p: Open<'_>) -> RawEntry {
+    let value = match p.text {
+        Text::Empty => String::new(),
+        Text::Slice(a, b) => normalize(&text[a..b]).into_owned(),
+        Text::Owned(s) => match normalize(&s) {
+            Cow::Borrowed(b) if b.len() == s.len() => s,
+            c => c.into_owned(),
+        },
+    };
     RawEntry {
-        value: normalize(&p.value).into_owned(),
-        name: p.name,
+        name: p.name.to_owned(),
+        value,
         ua: p.ua,
         line: p.line,
     }

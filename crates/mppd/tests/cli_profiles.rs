@@ -164,11 +164,11 @@ fn validate_json_of_a_valid_profile() {
     assert_eq!(files[0]["errors"], serde_json::json!([]), "{v}");
     assert_eq!(files[0]["warnings"], serde_json::json!([]), "{v}");
     // Unknown names are reported, with their lines, exactly as the library finds them.
-    let report = validate::validate(&parse_file(&f));
+    let parsed = parse_file(&f);
+    let report = validate::validate(&parsed);
     let want: BTreeSet<(String, u64)> = report
-        .unknown
-        .iter()
-        .map(|(n, l)| (n.clone(), u64::from(*l)))
+        .unknown_in(&parsed)
+        .map(|(n, l)| (n.to_owned(), u64::from(l)))
         .collect();
     let got: BTreeSet<(String, u64)> = files[0]["unknown"]
         .as_array()
@@ -195,10 +195,10 @@ fn validate_unknown_lists_unknown_names() {
     let f = shared_profile("wazo-base.xml");
     let r = sb.mppd(&["config", "validate", "--unknown", s(&f)]);
     r.expect_code(0, "config validate --unknown wazo-base.xml");
-    let report = validate::validate(&parse_file(&f));
+    let parsed = parse_file(&f);
+    let report = validate::validate(&parsed);
     let want: BTreeSet<String> = report
-        .unknown
-        .iter()
+        .unknown_in(&parsed)
         .map(|(n, l)| format!("{}:{l}: {n}: unknown parameter (kept verbatim)", s(&f)))
         .collect();
     let got: BTreeSet<String> = r

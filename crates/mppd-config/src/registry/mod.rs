@@ -5,7 +5,7 @@
 //! (`SIP_Transport_n_`); [`lookup`] resolves `SIP_Transport_3_` to that template and line 3.
 //! Names the registry does not know are not errors: the profile keeps them verbatim.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::OnceLock;
 
 mod table;
@@ -239,7 +239,7 @@ struct Index {
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut global = HashMap::new();
+        let mut global = HashMap::with_capacity(table::PARAMS.len() * 2);
         let mut line = HashMap::new();
         for def in table::PARAMS {
             match def.scope {

@@ -349,7 +349,7 @@ fn validate_cmd(files: &[PathBuf], unknown: bool, format: Format) -> CmdResult {
                     }
                 }
                 if unknown {
-                    for (name, line) in &report.unknown {
+                    for (name, line) in report.unknown_in(&profile) {
                         out.push(format!(
                             "{}:{line}: {name}: unknown parameter (kept verbatim)",
                             file.display()
@@ -361,7 +361,7 @@ fn validate_cmd(files: &[PathBuf], unknown: bool, format: Format) -> CmdResult {
                     "valid": report.is_valid(),
                     "errors": report.errors.iter().map(problem_json).collect::<Vec<_>>(),
                     "warnings": report.warnings.iter().map(problem_json).collect::<Vec<_>>(),
-                    "unknown": report.unknown.iter().map(|(n, l)| json!({"line": l, "name": n})).collect::<Vec<_>>(),
+                    "unknown": report.unknown_in(&profile).map(|(n, l)| json!({"line": l, "name": n})).collect::<Vec<_>>(),
                 }));
             }
         }
