@@ -396,7 +396,16 @@ fn identity_create(
         let not_before = Asn1Time::days_from_now(0)?;
         b.set_not_before(&not_before)?;
         let not_after = Asn1Time::days_from_now(days)?;
-        b.set_not_after(&not_after)?;
+        // A device certificate never outlives the CA that signs it.
+        if not_after.as_ref() > ca.not_after() {
+            eprintln!(
+                "mppd: the CA expires {}: the device certificate ends then too",
+                ca.not_after()
+            );
+            b.set_not_after(ca.not_after())?;
+        } else {
+            b.set_not_after(&not_after)?;
+        }
         b.append_extension(BasicConstraints::new().critical().build()?)?;
         b.append_extension(
             KeyUsage::new()
