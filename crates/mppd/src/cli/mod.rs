@@ -355,6 +355,13 @@ fn validate_cmd(files: &[PathBuf], unknown: bool, format: Format) -> CmdResult {
                             file.display()
                         ));
                     }
+                } else if !report.unknown.is_empty() && format == Format::Text {
+                    // SPEC §0: unknown names are warnings, not errors.
+                    eprintln!(
+                        "{}: warning: {} parameter(s) not in the registry, kept verbatim (--unknown lists them)",
+                        file.display(),
+                        report.unknown.len()
+                    );
                 }
                 json_files.push(json!({
                     "file": file.display().to_string(),
