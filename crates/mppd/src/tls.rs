@@ -200,6 +200,20 @@ pub fn device_credentials(state: &StateDir) -> Option<(PathBuf, PathBuf)> {
     (cert.exists() && key.exists()).then_some((cert, key))
 }
 
+/// Loads a certificate chain and its private key into a context, checking they match.
+fn load_credentials(b: &mut SslContextBuilder, cert: &Path, key: &Path) -> Result<(), TlsError> {
+    let file_err = |path: &Path, message: String| TlsError::File {
+        path: path.to_owned(),
+        message,
+    };
+    b.set_certificate_chain_file(cert)
+        .map_err(|e| file_err(cert, e.to_string()))?;
+    b.set_private_key_file(key, SslFiletype::PEM)
+        .map_err(|e| file_err(key, e.to_string()))?;
+    b.check_private_key()
+        .map_err(|e| file_err(key, format!("does not match the certificate: {e}")))
+}
+
 /// Builds the connector for a client policy: version floor, security level, cipher list, trust
 /// (system roots + `STATE/ca/*.pem`), peer verification, and the device certificate when
 /// present. Host names are checked by [`check_peer`] after the handshake, not by OpenSSL.
@@ -220,20 +234,7 @@ pub fn connector(
     add_state_cas(&mut b, state)?;
     b.set_verify(SslVerifyMode::PEER);
     if let Some((cert, key)) = device_credentials(state) {
-        b.set_certificate_chain_file(&cert)
-            .map_err(|e| TlsError::File {
-                path: cert.clone(),
-                message: e.to_string(),
-            })?;
-        b.set_private_key_file(&key, SslFiletype::PEM)
-            .map_err(|e| TlsError::File {
-                path: key.clone(),
-                message: e.to_string(),
-            })?;
-        b.check_private_key().map_err(|e| TlsError::File {
-            path: key,
-            message: format!("does not match the certificate: {e}"),
-        })?;
+        load_credentials(&mut b, &cert, &key)?;
     }
     Ok((b.build(), warnings))
 }
@@ -256,20 +257,7 @@ pub fn server_acceptor(
         "the web server",
         &mut warnings,
     )?;
-    b.set_certificate_chain_file(cert)
-        .map_err(|e| TlsError::File {
-            path: cert.to_owned(),
-            message: e.to_string(),
-        })?;
-    b.set_private_key_file(key, SslFiletype::PEM)
-        .map_err(|e| TlsError::File {
-            path: key.to_owned(),
-            message: e.to_string(),
-        })?;
-    b.check_private_key().map_err(|e| TlsError::File {
-        path: key.to_owned(),
-        message: format!("does not match the certificate: {e}"),
-    })?;
+    load_credentials(&mut b, cert, key)?;
     Ok((b.build(), warnings))
 }
 
