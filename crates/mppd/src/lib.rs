@@ -7,5 +7,6 @@
 pub mod cli;
 pub mod daemon;
 pub mod firewall;
+pub mod provision;
 pub mod state;
 pub mod tls;

@@ -1,0 +1,3 @@
+//! Provisioning shell: fetching, decoding and applying profiles.
+
+pub mod body;
