@@ -634,7 +634,6 @@ static NAME_CLASS: [u8; 256] = {
     t
 };
 
-
 fn finish(text: &str, p: Open<'_>) -> RawEntry {
     let value = match p.text {
         Text::Empty => String::new(),
