@@ -6,4 +6,5 @@
 
 pub mod audit;
 pub mod firewall;
+pub mod provision;
 pub mod tls;
