@@ -10,6 +10,7 @@ pub mod identity;
 pub mod macros;
 pub mod profile;
 pub mod registry;
+pub mod rule;
 pub mod store;
 pub mod validate;
 pub mod xml;

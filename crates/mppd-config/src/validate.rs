@@ -374,7 +374,7 @@ pub fn check_value(def: &ParamDef, value: &str) -> Result<(), ValueError> {
                 ))
             }
         }),
-        Kind::Rule => check_rule(value).map_err(ValueError::BadRule),
+        Kind::Rule => crate::rule::check(value).map_err(|e| ValueError::BadRule(e.to_string())),
         Kind::SipProxy => check_proxy(value).map_err(ValueError::BadProxy),
         Kind::FqdnList => check_list(value, |item| {
             check_host(item.trim_end_matches('.')).map_err(ValueError::BadHost)
@@ -590,74 +590,6 @@ fn check_url(value: &str, schemes: &'static [&'static str]) -> Result<(), ValueE
             schemes.join(", ")
         ))),
     }
-}
-
-/// Options a rule may carry (mpp-provisioning §2.3).
-const RULE_OPTIONS: &[&str] = &[
-    "--key", "--uid", "--pwd", "--post", "--alias", "--srv", "--delta", "--status",
-];
-
-/// A light syntax check of a provisioning rule: balanced `[ ]` and `( )`, known options, and
-/// a known scheme on every URL. The provisioning layer parses rules fully.
-fn check_rule(value: &str) -> Result<(), String> {
-    let mut depth_sq = 0i32;
-    let mut depth_par = 0i32;
-    let mut in_quote = false;
-    for c in value.chars() {
-        match c {
-            '"' => in_quote = !in_quote,
-            '[' if !in_quote => depth_sq += 1,
-            ']' if !in_quote => depth_sq -= 1,
-            '(' if !in_quote => depth_par += 1,
-            ')' if !in_quote => depth_par -= 1,
-            _ => {}
-        }
-        if depth_sq < 0 || depth_par < 0 {
-            return Err(format!("unbalanced {c:?}"));
-        }
-    }
-    if depth_sq != 0 {
-        return Err("unclosed '['".into());
-    }
-    if depth_par != 0 {
-        return Err("unclosed '('".into());
-    }
-    if in_quote {
-        return Err("unclosed '\"'".into());
-    }
-    let mut rest = value;
-    while let Some(open) = rest.find('[') {
-        let close = rest[open..].find(']').map_or(rest.len(), |c| open + c);
-        for word in rest[open + 1..close].split_whitespace() {
-            if word.starts_with("--") && !RULE_OPTIONS.contains(&word) {
-                return Err(format!(
-                    "unknown option {word}; known: {}",
-                    RULE_OPTIONS.join(" ")
-                ));
-            }
-        }
-        rest = &rest[(close + 1).min(rest.len())..];
-    }
-    let mut from = 0;
-    while let Some(i) = value[from..].find("://") {
-        let at = from + i;
-        let scheme_start = value[..at]
-            .char_indices()
-            .rev()
-            .find(|(_, c)| !c.is_ascii_alphanumeric())
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        let scheme = &value[scheme_start..at];
-        if !["tftp", "http", "https", "gds"]
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(scheme))
-        {
-            return Err(format!(
-                "scheme {scheme:?} is not allowed; allowed: tftp, http, https"
-            ));
-        }
-        from = at + 3;
-    }
-    Ok(())
 }
 
 fn check_proxy(value: &str) -> Result<(), String> {
@@ -900,18 +832,19 @@ mod tests {
     }
 
     #[test]
-    fn rules() {
-        assert!(
-            check_rule("[--uid provision --pwd Pr0v-9dK2mQ7w]http://pbx.example.net/?mac=$MA")
-                .is_ok()
-        );
-        assert!(check_rule("/$PSN.xml").is_ok());
-        assert!(check_rule("[--key \"my secret\"]tftp://h/x.cfg").is_ok());
-        assert!(check_rule("[--bogus x]http://h/").is_err());
-        assert!(check_rule("[--key x http://h/").is_err());
-        assert!(check_rule("ftp://h/x").is_err());
-        assert!(check_rule("[--delta]http://a/d.xml [--status]http://a/s.xml").is_ok());
-        assert!(check_rule("\u{1F600}http://h/").is_ok());
-        assert!(check_rule("\u{1F600}ftp://h/").is_err());
+    fn rules_use_the_rule_parser() {
+        let def = registry::def("Profile_Rule").unwrap();
+        let ok = |v: &str| check_value(def, v).is_ok();
+        assert!(ok(
+            "[--uid provision --pwd Pr0v-9dK2mQ7w]http://pbx.example.net/?mac=$MA"
+        ));
+        assert!(ok("/$PSN.xml"));
+        assert!(ok("[--key \"my secret\"]tftp://h/x.cfg"));
+        assert!(!ok("[--bogus x]http://h/"));
+        assert!(!ok("[--key x http://h/"));
+        assert!(!ok("ftp://h/x"));
+        assert!(!ok("\u{1F600}ftp://h/"));
+        let report = registry::def("Report_Rule").unwrap();
+        assert!(check_value(report, "[--delta]http://a/d.xml [--status]http://a/s.xml").is_ok());
     }
 }

@@ -4,8 +4,8 @@
 
 use mppd_config::identity::DeviceIdentity;
 use mppd_config::macros::MacroContext;
+use mppd_config::rule::{Rule, Scheme, check};
 use mppd_config::{Kind, Profile, registry};
-use mppd_core::provision::rule::{Rule, Scheme, check};
 
 const PROFILES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/profiles/");
 

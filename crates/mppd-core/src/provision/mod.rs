@@ -4,6 +4,7 @@
 
 pub mod dhcp;
 pub mod domains;
-pub mod rule;
+/// The rule syntax lives in `mppd-config` so that `config validate` checks rules.
+pub use mppd_config::rule;
 pub mod schedule;
 pub mod syslog;

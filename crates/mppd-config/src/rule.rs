@@ -34,7 +34,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use mppd_config::macros::{MacroContext, MacroScope, expand};
+use crate::macros::{MacroContext, MacroScope, expand};
 
 /// A parsed rule: its alternatives, in order. An empty rule has none (it is skipped).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -1427,7 +1427,7 @@ fn parse_url(token: &str, offset: usize) -> Result<RuleUrl, RuleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mppd_config::identity::{DeviceIdentity, Mac};
+    use crate::identity::{DeviceIdentity, Mac};
 
     fn identity() -> DeviceIdentity {
         DeviceIdentity {
