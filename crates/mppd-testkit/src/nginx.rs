@@ -31,6 +31,8 @@ pub struct NginxBuilder {
     ip: IpAddr,
     client_ca: Option<PathBuf>,
     protocols: String,
+    plain: bool,
+    locations: String,
 }
 
 impl NginxBuilder {
@@ -50,6 +52,22 @@ impl NginxBuilder {
     /// `ssl_protocols` (default `TLSv1.2 TLSv1.3`).
     pub fn protocols(mut self, protocols: &str) -> Self {
         protocols.clone_into(&mut self.protocols);
+        self
+    }
+
+    /// Serve plain HTTP instead of HTTPS (the certificate and the TLS options are unused).
+    pub fn plain_http(mut self) -> Self {
+        self.plain = true;
+        self
+    }
+
+    /// Adds configuration inside the `server` block, before the catch-all `location /` that
+    /// answers `200 ok`: locations serving files under [`Nginx::html_dir`], `return 302 ...;`,
+    /// `auth_basic` with a user file made by `openssl passwd -apr1`, `return 404;`, and so on.
+    /// Each call appends.
+    pub fn locations(mut self, config: &str) -> Self {
+        self.locations.push_str(config);
+        self.locations.push('\n');
         self
     }
 
@@ -145,17 +163,24 @@ impl NginxBuilder {
              \x20   log_format mppd '{LOG_FORMAT}';\n\
              \x20   access_log {d}/logs/access.log mppd;\n\
              \x20   server {{\n\
-             \x20       listen {addr} ssl;\n\
+             \x20       listen {addr}{ssl};\n\
              \x20       server_name localhost;\n\
-             \x20       root {d}/html;\n\
-             \x20       ssl_certificate {cert};\n\
-             \x20       ssl_certificate_key {key};\n\
-             \x20       ssl_protocols {protocols};\n",
-            cert = self.cert.display(),
-            key = self.key.display(),
-            protocols = self.protocols,
+             \x20       root {d}/html;\n",
+            ssl = if self.plain { "" } else { " ssl" },
         );
-        if let Some(ca) = &self.client_ca {
+        if !self.plain {
+            let _ = write!(
+                c,
+                "        ssl_certificate {cert};\n\
+                 \x20       ssl_certificate_key {key};\n\
+                 \x20       ssl_protocols {protocols};\n",
+                cert = self.cert.display(),
+                key = self.key.display(),
+                protocols = self.protocols,
+            );
+        }
+        c.push_str(&self.locations);
+        if let (Some(ca), false) = (&self.client_ca, self.plain) {
             let _ = write!(
                 c,
                 "        ssl_client_certificate {};\n        ssl_verify_client on;\n",
@@ -198,6 +223,8 @@ impl Nginx {
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             client_ca: None,
             protocols: "TLSv1.2 TLSv1.3".to_owned(),
+            plain: false,
+            locations: String::new(),
         }
     }
 
@@ -219,6 +246,12 @@ impl Nginx {
     /// The directory holding its configuration and logs.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The document root (`DIR/html`): files written here are served by locations added with
+    /// [`NginxBuilder::locations`].
+    pub fn html_dir(&self) -> PathBuf {
+        self.dir.path().join("html")
     }
 
     /// The access log so far, in the [`LOG_FORMAT`] (nginx writes each line when the request

@@ -356,7 +356,7 @@ fn reasons(stack: &ErrorStack) -> String {
 
 /// Classifies a failed handshake or a TLS error after it.
 /// `verify` is the chain verification result (OpenSSL's code and text), when there is one.
-fn classify(stack_text: &str, verify: Option<(i32, &str)>) -> TlsFailure {
+pub(crate) fn classify(stack_text: &str, verify: Option<(i32, &str)>) -> TlsFailure {
     let t = stack_text.to_ascii_lowercase();
     if t.contains("certificate verify failed") {
         if let Some((code, text)) = verify {

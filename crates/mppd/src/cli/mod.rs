@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::state::StateDir;
 
 mod firewall;
+pub mod provision;
 pub mod tls;
 
 /// Security subsystem of a multiplatform SIP desk phone, configured by cfg.xml.
@@ -53,6 +54,8 @@ pub enum Command {
     Run(RunArgs),
     /// Ask the running daemon for its status.
     Status(FormatArg),
+    /// Run one resync: fetch, check and apply the profile rules.
+    Provision(provision::ProvisionArgs),
     /// Probe TLS servers with the phone's policy; list cipher suites.
     #[command(subcommand)]
     Tls(tls::TlsCommand),
@@ -232,6 +235,7 @@ fn dispatch(cli: &Cli, command: &Command) -> CmdResult {
         Command::Audit(a) => audit_cmd(&state, cli.lines, a),
         Command::Status(f) => crate::daemon::status(&state, f.format),
         Command::Tls(c) => tls::run(&state, c),
+        Command::Provision(a) => provision::run(&state, cli.lines, a),
         Command::Identity(c) => tls::identity(&state, c),
         Command::Firewall(c) => firewall::run(&state, cli.lines, c),
         Command::Run(_) => Ok(()),

@@ -1,3 +1,5 @@
 //! Provisioning shell: fetching, decoding and applying profiles.
 
 pub mod body;
+pub mod fetch;
+pub mod resync;
