@@ -276,7 +276,8 @@ pub fn lookup(name: &str) -> Option<ParamRef> {
     }
     // Per-line: PREFIX + digits + "_".
     let body = name.strip_suffix('_')?;
-    let digits_at = body.rfind(|c: char| !c.is_ascii_digit())? + 1;
+    // Byte arithmetic on ASCII digits only: `body` may hold any UTF-8 before them.
+    let digits_at = body.len() - body.bytes().rev().take_while(u8::is_ascii_digit).count();
     let digits = &body[digits_at..];
     if digits.is_empty() || digits.len() > 2 || digits.starts_with('0') {
         return None;
@@ -333,6 +334,10 @@ mod tests {
         assert!(lookup("SIP_Transport_0_").is_none());
         assert!(lookup("SIP_Transport_01_").is_none());
         assert!(lookup("SIP_Transport_n_").is_none());
+        // Found by the fuzzer: a non-ASCII character right before the line number.
+        assert!(lookup("ULabel_\u{e9}37_").is_none());
+        assert!(lookup("\u{e9}1_").is_none());
+        assert!(lookup("12_").is_none());
         assert_eq!(
             lookup("SIP_Port_3_").unwrap().def.default_for(Some(3)),
             "5062"
