@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{CmdResult, Failure, Format, print_json, profile_for};
 use crate::provision::fetch::Fetcher;
-use crate::provision::resync::{Resync, describe_change};
+use crate::provision::resync::{Resync, ResyncError, describe_change};
 use crate::state::StateDir;
 
 /// `mppd provision`.
@@ -16,9 +16,14 @@ pub struct ProvisionArgs {
     /// Run one resync and exit (the only mode of this command; the daemon schedules resyncs).
     #[arg(long)]
     pub once: bool,
-    /// Use this rule instead of Profile_Rule.._D (same syntax, e.g. `[--key K]https://h/$MA.xml`).
+    /// Use this rule instead of Profile_Rule.._D (same syntax, e.g. `[--key K]https://h/$MA.xml`);
+    /// with `--report`, instead of Report_Rule.
     #[arg(long, value_name = "RULE")]
     pub rule: Option<String>,
+    /// Upload the configuration (cfg.xml, secrets masked) to Report_Rule's targets instead of
+    /// resyncing.
+    #[arg(long)]
+    pub report: bool,
     /// The server for rules that name none (as DHCP option 66 would give it).
     #[arg(long, value_name = "HOST")]
     pub server: Option<String>,
@@ -59,6 +64,10 @@ pub(super) fn run(state: &StateDir, lines: Option<u8>, args: &ProvisionArgs) -> 
         dhcp_server: args.server.as_deref(),
         lines: state.lines(lines),
     };
+    if args.report {
+        let result = runtime.block_on(resync.report(args.rule.as_deref()));
+        return print_report(&result, args.format);
+    }
     let result = runtime.block_on(resync.run(args.rule.as_deref()));
     let mut out = std::io::stdout().lock();
     match (&result, args.format) {
@@ -70,6 +79,9 @@ pub(super) fn run(state: &StateDir, lines: Option<u8>, args: &ProvisionArgs) -> 
             })).collect::<Vec<_>>(),
             "skipped": o.skipped,
             "changed": o.changed,
+            "custom_ca": o.custom_ca.iter().map(|c| json!({
+                "subject": c.subject, "expires": c.expires, "url": c.url,
+            })).collect::<Vec<_>>(),
         })),
         (Err(e), Format::Json) => print_json(&json!({"result": "failed", "error": e.to_string()})),
         (Ok(o), Format::Text) => {
@@ -93,6 +105,13 @@ pub(super) fn run(state: &StateDir, lines: Option<u8>, args: &ProvisionArgs) -> 
                     changed.join(", ")
                 }
             );
+            for c in &o.custom_ca {
+                let _ = writeln!(
+                    out,
+                    "custom CA: installed {} (expires {}) from {}",
+                    c.subject, c.expires, c.url
+                );
+            }
             let _ = writeln!(out, "result: ok");
         }
         (Err(e), Format::Text) => {
@@ -100,4 +119,42 @@ pub(super) fn run(state: &StateDir, lines: Option<u8>, args: &ProvisionArgs) -> 
         }
     }
     result.map(drop).map_err(|_| Failure::Failed)
+}
+
+/// Prints the result of `mppd provision --report`.
+fn print_report(
+    result: &Result<Vec<crate::provision::resync::Reported>, ResyncError>,
+    format: Format,
+) -> CmdResult {
+    let mut out = std::io::stdout().lock();
+    match (result, format) {
+        (Ok(sent), Format::Json) => print_json(&json!({
+            "result": "ok",
+            "reported": sent.iter().map(|r| json!({
+                "url": r.url, "method": r.method, "kind": r.kind, "ip": r.ip.to_string(),
+                "bytes": r.bytes, "encrypted": r.encrypted, "status": r.status,
+            })).collect::<Vec<_>>(),
+        })),
+        (Err(e), Format::Json) => print_json(&json!({"result": "failed", "error": e.to_string()})),
+        (Ok(sent), Format::Text) => {
+            for r in sent {
+                let _ = writeln!(
+                    out,
+                    "reported {} ({}cfg.xml) to {} ({}) by {}: {} bytes, HTTP {}",
+                    r.kind,
+                    if r.encrypted { "encrypted " } else { "" },
+                    r.url,
+                    r.ip,
+                    r.method,
+                    r.bytes,
+                    r.status
+                );
+            }
+            let _ = writeln!(out, "result: ok");
+        }
+        (Err(e), Format::Text) => {
+            let _ = writeln!(out, "result: failed: {e}");
+        }
+    }
+    result.as_ref().map(drop).map_err(|_| Failure::Failed)
 }
