@@ -399,6 +399,39 @@ pub struct Resync<'a> {
 }
 
 impl Resync<'_> {
+    /// GETs a rule's request and decodes the body (`--key`, gzip): the response, the final
+    /// URL (after redirects) and the plain bytes.
+    async fn fetch_decoded(
+        &self,
+        req: &mppd_config::rule::Request,
+    ) -> Result<(Fetched, String, Vec<u8>), ResyncError> {
+        let fetched = self
+            .fetcher
+            .fetch(&req.url, &req.options, Method::Get, self.dhcp_server)
+            .await
+            .map_err(|error| ResyncError::Fetch {
+                url: show(&req.url),
+                error,
+            })?;
+        let url = format!(
+            "{}://{}:{}{}",
+            fetched.scheme.as_str(),
+            fetched.host,
+            fetched.port,
+            fetched.path
+        );
+        let plain = body::decode(
+            &fetched.body,
+            req.options.key.as_deref(),
+            self.fetcher.fips(),
+        )
+        .map_err(|error| ResyncError::Body {
+            url: url.clone(),
+            error,
+        })?;
+        Ok((fetched, url, plain))
+    }
+
     /// Runs the rules (or `rule_override` alone), and applies the results when all succeed.
     pub async fn run(&self, rule_override: Option<&str>) -> Result<Outcome, ResyncError> {
         let values = MacroValues::from_profile(self.profile, self.lines);
@@ -478,36 +511,18 @@ impl Resync<'_> {
                     });
                     syslog.send(Message::ResyncRequest, &ctx).await;
                     info!(%param, %url, "resync: fetching");
-                    let fetched = match self
-                        .fetcher
-                        .fetch(&req.url, &req.options, Method::Get, self.dhcp_server)
-                        .await
-                    {
-                        Ok(f) => f,
-                        Err(FetchError::NotFound) if !fails_on_fnf => {
+                    let (fetched, url, plain) = match self.fetch_decoded(&req).await {
+                        Err(ResyncError::Fetch {
+                            error: FetchError::NotFound,
+                            ..
+                        }) if !fails_on_fnf => {
                             outcome
                                 .skipped
                                 .push(format!("{param}: {url} not found (Resync_Fails_On_FNF No)"));
                             continue;
                         }
-                        Err(error) => return Err(ResyncError::Fetch { url, error }),
+                        other => other?,
                     };
-                    let url = format!(
-                        "{}://{}:{}{}",
-                        fetched.scheme.as_str(),
-                        fetched.host,
-                        fetched.port,
-                        fetched.path
-                    );
-                    let plain = body::decode(
-                        &fetched.body,
-                        req.options.key.as_deref(),
-                        self.fetcher.fips(),
-                    )
-                    .map_err(|error| ResyncError::Body {
-                        url: url.clone(),
-                        error,
-                    })?;
                     let p = Profile::parse(&plain).map_err(|error| ResyncError::Profile {
                         url: url.clone(),
                         error,
@@ -695,27 +710,7 @@ impl Resync<'_> {
         };
         let url = show(&req.url);
         info!(%url, "resync: fetching the custom CA");
-        let fetched = self
-            .fetcher
-            .fetch(&req.url, &req.options, Method::Get, self.dhcp_server)
-            .await
-            .map_err(|error| ResyncError::Fetch { url, error })?;
-        let url = format!(
-            "{}://{}:{}{}",
-            fetched.scheme.as_str(),
-            fetched.host,
-            fetched.port,
-            fetched.path
-        );
-        let plain = body::decode(
-            &fetched.body,
-            req.options.key.as_deref(),
-            self.fetcher.fips(),
-        )
-        .map_err(|error| ResyncError::Body {
-            url: url.clone(),
-            error,
-        })?;
+        let (_, url, plain) = self.fetch_decoded(req).await?;
         check_custom_ca(&plain, &url).map(Some)
     }
 }
