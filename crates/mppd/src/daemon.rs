@@ -28,6 +28,7 @@ use tracing::{error, info, warn};
 
 use crate::cli::{Failure, Format, for_log};
 use crate::firewall::{Driver, FirewallMode};
+use crate::provision::driver::Driver as ProvisionDriver;
 use crate::state::StateDir;
 
 /// Where the profile in force came from.
@@ -115,7 +116,7 @@ fn log_enforcement(p: &Profile, lines: u8) {
         profile_rule = %for_log("Profile_Rule", &v("Profile_Rule")),
         restricted_access_domains = %v("Restricted_Access_Domains"),
         resync_periodic = %v("Resync_Periodic"),
-        "provisioning settings (no request is made by this build)"
+        "provisioning settings (resyncs run on the schedule; DHCP discovery is not built yet)"
     );
     for n in 1..=lines {
         let name = |base: &str| format!("{base}_{n}_");
@@ -271,6 +272,9 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
     // its stop signals are handled, so a clean stop can remove it again.
     let mut firewall = firewall;
     firewall.update(&state, &loaded.profile, lines, started);
+    // Provisioning on the resync schedule (SPEC §11, mpp-provisioning §3.1).
+    let mut provision = ProvisionDriver::new(&loaded.profile);
+    let device = identity.identity.clone();
     let status = Arc::new(Mutex::new(Status {
         started,
         generation: 1,
@@ -283,14 +287,35 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
 
     loop {
         tokio::select! {
-            _ = hup.recv() => reload(&state, lines, &status),
+            _ = hup.recv() => {
+                if let Some(p) = reload(&state, lines, &status) {
+                    provision.reconfigure(&p);
+                }
+            }
+            _ = sleep_until_opt(provision.wakeup()) => {
+                let profile = match status.lock() {
+                    Ok(s) => s.loaded.profile.clone(),
+                    Err(_) => return Err("status lock poisoned".to_owned()),
+                };
+                provision.fire(&state, &profile, &device, lines);
+            }
+            result = provision.finished(), if provision.is_running() => {
+                // A resync that changed STATE/profile.xml is loaded at once, as SIGHUP would.
+                if provision.complete(&result)
+                    && let Some(p) = reload(&state, lines, &status)
+                {
+                    provision.reconfigure(&p);
+                }
+            }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
             accepted = listener.accept() => match accepted {
                 Ok((mut stream, _)) => {
                     let body = {
                         let s = status.lock().map_err(|_| "status lock poisoned".to_owned())?;
-                        status_json(&s).to_string()
+                        let mut v = status_json(&s);
+                        v["provisioning"] = provision.status_json();
+                        v.to_string()
                     };
                     tokio::spawn(async move {
                         let _ = tokio::time::timeout(Duration::from_secs(5), async {
@@ -313,10 +338,19 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
     Ok(())
 }
 
-fn reload(state: &StateDir, lines: u8, status: &Mutex<Status>) {
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reloads `STATE/profile.xml`; returns the new profile when it was accepted.
+fn reload(state: &StateDir, lines: u8, status: &Mutex<Status>) -> Option<Profile> {
     let Ok(mut s) = status.lock() else {
         error!("status lock poisoned; reload skipped");
-        return;
+        return None;
     };
     match load(state, lines) {
         Ok(loaded) => {
@@ -335,10 +369,12 @@ fn reload(state: &StateDir, lines: u8, status: &Mutex<Status>) {
             s.firewall.update(state, &loaded.profile, lines, now);
             s.loaded = loaded;
             s.last_reload = Some((true, "reloaded".to_owned()));
+            Some(s.loaded.profile.clone())
         }
         Err(msg) => {
             error!("SIGHUP: new profile refused, the previous one stays in force: {msg}");
             s.last_reload = Some((false, msg));
+            None
         }
     }
 }
