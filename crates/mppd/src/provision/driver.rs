@@ -9,6 +9,7 @@
 //! Safe by default: the embedded default profile's rule `/$PSN.xml` names no server and mppd
 //! has no DHCP client running, so the resync ends at once with "no server" and sends nothing.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mppd_config::Profile;
@@ -37,6 +38,9 @@ struct Last {
 /// The provisioning driver of the daemon.
 pub struct Driver {
     schedule: Schedule<SplitMix64>,
+    /// Built once and reused: loading the system trust store costs OpenSSL ~80 ms. Dropped
+    /// when a resync changed the profile or installed a custom CA, and on a new profile.
+    fetcher: Option<Arc<Fetcher>>,
     running: Option<(Reason, JoinHandle<Result<Outcome, String>>)>,
     last: Option<Last>,
     config_error: Option<String>,
@@ -75,6 +79,7 @@ impl Driver {
         schedule.handle_wall_clock(now, secs);
         Self {
             schedule,
+            fetcher: None,
             running: None,
             last: None,
             config_error,
@@ -105,13 +110,23 @@ impl Driver {
                 continue;
             }
             info!(?reason, "resync starting");
+            let fetcher = match &self.fetcher {
+                Some(f) => Ok(Arc::clone(f)),
+                None => match Fetcher::new(profile, state, identity) {
+                    Ok((f, warnings)) => {
+                        for w in warnings {
+                            warn!("{w}");
+                        }
+                        let f = Arc::new(f);
+                        self.fetcher = Some(Arc::clone(&f));
+                        Ok(f)
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
+            };
             let (state, profile, identity) = (state.clone(), profile.clone(), identity.clone());
             let task = tokio::spawn(async move {
-                let (fetcher, warnings) =
-                    Fetcher::new(&profile, &state, &identity).map_err(|e| e.to_string())?;
-                for w in warnings {
-                    warn!("{w}");
-                }
+                let fetcher = fetcher?;
                 Resync {
                     state: &state,
                     profile: &profile,
@@ -157,6 +172,10 @@ impl Driver {
             ),
             Err(e) => (false, e.clone(), false),
         };
+        // A new profile or custom CA may change the TLS settings or trust: build anew.
+        if changed || result.as_ref().is_ok_and(|o| !o.custom_ca.is_empty()) {
+            self.fetcher = None;
+        }
         if ok {
             info!(?reason, %message, "resync succeeded");
         } else {
@@ -183,6 +202,7 @@ impl Driver {
     pub fn reconfigure(&mut self, profile: &Profile) {
         let (config, error) = schedule_config(profile);
         self.config_error = error;
+        self.fetcher = None;
         self.schedule
             .handle_config(Instant::now().into_std(), config);
     }
