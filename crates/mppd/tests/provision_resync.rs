@@ -276,9 +276,14 @@ fn encrypted_and_gzip_profiles_are_applied() {
 /// Runs a failing resync and checks: exit 1, `result: failed: ...` naming `why`, the stored
 /// profile byte-identical, and the failure message with `$ERR`.
 fn assert_fails(phone: &Phone, extra: &[&str], why: &str) {
+    assert_fails_with(phone, why, || phone.provision(extra));
+}
+
+/// [`assert_fails`] for a resync run by `run` (e.g. with a private `/etc/hosts`).
+fn assert_fails_with(phone: &Phone, why: &str, run: impl FnOnce() -> (i32, String, String)) {
     let before = phone.stored();
     phone.drain();
-    let (code, stdout, stderr) = phone.provision(extra);
+    let (code, stdout, stderr) = run();
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.starts_with("result: failed: "), "{stdout}");
     assert!(stdout.contains(why), "expected {why:?} in {stdout}");
@@ -404,4 +409,74 @@ fn default_profile_has_no_provisioning_source() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("result: failed: "), "{stdout}");
     assert!(!Path::new(&dir.path().join("profile.xml")).exists());
+}
+
+#[test]
+fn tls_and_redirect_failures_change_nothing_and_are_reported() {
+    let ca = TestCa::new("prov ca");
+    let devices = TestCa::new("device ca");
+    // A certificate for another name, an expired one, and one naming prov.test by name and by
+    // the loopback address (for the certificate-IP check).
+    let (other, other_key) = ca.issue_server(&["other.test"], &[], None, Validity::Valid);
+    let (old, old_key) = ca.issue_server(&["localhost"], &[], None, Validity::Expired);
+    let (named, named_key) = ca.issue_server(
+        &["prov.test"],
+        &["127.0.0.1".parse().unwrap()],
+        None,
+        Validity::Valid,
+    );
+    let start = |cert: &Path, key: &Path| {
+        Nginx::builder(cert, key)
+            .require_client_cert(&devices.cert_path())
+            .locations(
+                "location /prov/ { }\n\
+                 location = /away { return 302 https://evil.example.org/prov/x.xml; }\n",
+            )
+            .start()
+    };
+    let mismatched = start(&other, &other_key);
+    let expired = start(&old, &old_key);
+    let by_ip = start(&named, &named_key);
+    let (local, local_key) = ca.issue_server(&["localhost"], &[], None, Validity::Valid);
+    let good = start(&local, &local_key);
+    for n in [&mismatched, &expired, &by_ip, &good] {
+        publish(
+            n,
+            "x.xml",
+            profile_xml(&[("Station_Name", "after")]).as_bytes(),
+        );
+    }
+    let phone = Phone::new(
+        &ca,
+        Some(&devices),
+        &[
+            ("Station_Name", "before"),
+            ("Restricted_Access_Domains", "localhost, 127.0.0.1"),
+        ],
+    );
+    assert_fails(
+        &phone,
+        &["--rule", &rule(&mismatched, "x.xml")],
+        "name-mismatch",
+    );
+    assert_fails(&phone, &["--rule", &rule(&expired, "x.xml")], "expired");
+    assert_fails(
+        &phone,
+        &["--rule", &format!("https://localhost:{}/away", good.port())],
+        "evil.example.org",
+    );
+    // The certificate names prov.test, which resolves elsewhere than the server's address.
+    let hosts = phone._dir.path().join("hosts");
+    fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.5 prov.test\n").unwrap();
+    let url = format!("https://127.0.0.1:{}/prov/x.xml", by_ip.port());
+    let runner = mppd_testkit::Mppd::new(BIN, &phone.state);
+    assert_fails_with(&phone, "ip-mismatch", || {
+        let r = runner.run_with_hosts(&hosts, &["provision", "--once", "--rule", &url]);
+        (r.code.unwrap_or(-1), r.stdout, r.stderr)
+    });
+    // With prov.test resolving to the server, the same URL works.
+    fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.1 prov.test\n").unwrap();
+    let r = runner.run_with_hosts(&hosts, &["provision", "--once", "--rule", &url]);
+    assert_eq!(r.code, Some(0), "{}", r.describe());
+    assert_eq!(phone.value("Station_Name").as_deref(), Some("after"));
 }
