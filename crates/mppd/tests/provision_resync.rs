@@ -231,44 +231,49 @@ fn encrypted_and_gzip_profiles_are_applied() {
     let devices = TestCa::new("device ca");
     let nginx = server(&ca, &devices);
     let work = tempfile::tempdir().unwrap();
-    let plain = work.path().join("p.xml");
-    fs::write(&plain, profile_xml(&[("Station_Name", "sealed")])).unwrap();
-    let enc = work.path().join("p.enc");
-    let out = Command::new("openssl")
-        .args([
-            "enc",
-            "-aes-256-cbc",
-            "-salt",
-            "-md",
-            "md5",
-            "-k",
-            "s3cret phrase",
-            "-in",
-        ])
-        .arg(&plain)
-        .arg("-out")
-        .arg(&enc)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    publish(&nginx, "p.enc", &fs::read(&enc).unwrap());
     let phone = Phone::new(&ca, Some(&devices), &[]);
-    let r = format!("[--key \"s3cret phrase\"]{}", rule(&nginx, "p.enc"));
-    let (code, stdout, stderr) = phone.provision(&["--rule", &r]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    assert_eq!(phone.value("Station_Name").as_deref(), Some("sealed"));
-    // The key never shows in the output.
-    assert!(
-        !stdout.contains("s3cret") && !stderr.contains("s3cret"),
-        "{stdout}{stderr}"
-    );
+    // `openssl enc -aes-256-cbc -k KEY` with both key derivation digests.
+    for md in ["sha256", "md5"] {
+        let plain = work.path().join(format!("{md}.xml"));
+        let value = format!("sealed-{md}");
+        fs::write(&plain, profile_xml(&[("Station_Name", &value)])).unwrap();
+        let enc = work.path().join(format!("{md}.enc"));
+        let out = Command::new("openssl")
+            .args([
+                "enc",
+                "-aes-256-cbc",
+                "-salt",
+                "-md",
+                md,
+                "-k",
+                "s3cret phrase",
+                "-in",
+            ])
+            .arg(&plain)
+            .arg("-out")
+            .arg(&enc)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let file = format!("{md}.enc");
+        publish(&nginx, &file, &fs::read(&enc).unwrap());
+        let r = format!("[--key \"s3cret phrase\"]{}", rule(&nginx, &file));
+        let (code, stdout, stderr) = phone.provision(&["--rule", &r]);
+        assert_eq!(code, 0, "{md}: {stdout}{stderr}");
+        assert_eq!(phone.value("Station_Name"), Some(value), "{md}");
+        // The key never shows in the output.
+        assert!(
+            !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+            "{stdout}{stderr}"
+        );
+    }
 
-    let gz = Command::new("gzip").arg("-c").arg(&plain).output().unwrap();
-    publish(&nginx, "p.xml.gz", &gz.stdout);
+    let plain = work.path().join("p.xml");
     fs::write(&plain, profile_xml(&[("Station_Name", "zipped")])).unwrap();
-    let gz2 = Command::new("gzip").arg("-c").arg(&plain).output().unwrap();
-    publish(&nginx, "p2.xml.gz", &gz2.stdout);
-    let (code, stdout, stderr) = phone.provision(&["--rule", &rule(&nginx, "p2.xml.gz")]);
+    let gz = Command::new("gzip").arg("-c").arg(&plain).output().unwrap();
+    assert!(gz.status.success());
+    publish(&nginx, "p.xml.gz", &gz.stdout);
+    let (code, stdout, stderr) = phone.provision(&["--rule", &rule(&nginx, "p.xml.gz")]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(phone.value("Station_Name").as_deref(), Some("zipped"));
 }
