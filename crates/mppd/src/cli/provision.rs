@@ -14,6 +14,7 @@ use crate::provision::dhcp_client;
 use crate::provision::dns::{HostsThenDns, parse_nameserver};
 use crate::provision::fetch::Fetcher;
 use crate::provision::resync::{Outcome, Resync, ResyncError, describe_change};
+use crate::provision::upgrade::{Upgrade, UpgradeError, UpgradeOutcome};
 use crate::state::StateDir;
 
 /// `mppd provision`.
@@ -30,6 +31,10 @@ pub struct ProvisionArgs {
     /// resyncing.
     #[arg(long)]
     pub report: bool,
+    /// Run only Upgrade_Rule: download the firmware image, verify it against `URL.sha256` and
+    /// store it under `STATE/firmware/` (it is not installed).
+    #[arg(long, conflicts_with_all = ["report", "rule", "dhcp_iface"])]
+    pub upgrade: bool,
     /// The server for rules that name none (as DHCP option 66 would give it).
     #[arg(long, value_name = "HOST")]
     pub server: Option<String>,
@@ -92,6 +97,18 @@ pub(super) fn run(state: &StateDir, lines: Option<u8>, args: &ProvisionArgs) -> 
     if args.report {
         let result = runtime.block_on(resync.report(args.rule.as_deref()));
         return print_report(&result, args.format);
+    }
+    if args.upgrade {
+        let upgrade = Upgrade {
+            state,
+            profile: &profile,
+            identity: &identity,
+            fetcher: &fetcher,
+            dhcp_server: resync.dhcp_server,
+            lines: resync.lines,
+        };
+        let result = runtime.block_on(upgrade.run());
+        return print_upgrade(&result, args.format);
     }
     let result = match dhcp.as_ref().filter(|d| !d.candidates.is_empty()) {
         Some(d) => runtime.block_on(run_candidates(&resync, d, args.format)),
@@ -309,6 +326,48 @@ fn print_report(
                     r.status
                 );
             }
+            let _ = writeln!(out, "result: ok");
+        }
+        (Err(e), Format::Text) => {
+            let _ = writeln!(out, "result: failed: {e}");
+        }
+    }
+    result.as_ref().map(drop).map_err(|_| Failure::Failed)
+}
+
+/// Prints the result of `mppd provision --upgrade`.
+fn print_upgrade(result: &Result<UpgradeOutcome, UpgradeError>, format: Format) -> CmdResult {
+    let mut out = std::io::stdout().lock();
+    match (result, format) {
+        (Ok(o), Format::Json) => print_json(&match o {
+            UpgradeOutcome::Disabled => json!({"result": "ok", "upgrade": "disabled"}),
+            UpgradeOutcome::Skipped(why) => {
+                json!({"result": "ok", "upgrade": "skipped", "reason": why})
+            }
+            UpgradeOutcome::AlreadyAttempted(url) => {
+                json!({"result": "ok", "upgrade": "already-attempted", "url": url})
+            }
+            UpgradeOutcome::Stored(s) => json!({
+                "result": "ok", "upgrade": "stored", "url": s.url, "ip": s.ip.to_string(),
+                "name": s.name, "path": s.path, "size": s.size, "sha256": s.sha256,
+            }),
+        }),
+        (Err(e), Format::Json) => print_json(&json!({"result": "failed", "error": e.to_string()})),
+        (Ok(o), Format::Text) => {
+            let line = match o {
+                UpgradeOutcome::Disabled => "upgrade: disabled (Upgrade_Enable is No)".to_owned(),
+                UpgradeOutcome::Skipped(why) => format!("upgrade: nothing to do: {why}"),
+                UpgradeOutcome::AlreadyAttempted(url) => {
+                    format!(
+                        "upgrade: already attempted {url} (not retried until the rule or the URL changes)"
+                    )
+                }
+                UpgradeOutcome::Stored(s) => format!(
+                    "upgrade: stored {} from {} ({}): {} bytes, sha256 {}",
+                    s.name, s.url, s.ip, s.size, s.sha256
+                ),
+            };
+            let _ = writeln!(out, "{line}");
             let _ = writeln!(out, "result: ok");
         }
         (Err(e), Format::Text) => {

@@ -164,7 +164,7 @@ pub enum FetchError {
     /// A redirect without a usable target (no `Location`, a scheme other than http/https, a
     /// downgrade from https to http, credentials in the URL).
     BadRedirect(String),
-    /// The body is larger than [`MAX_BODY_BYTES`].
+    /// The body is larger than [`MAX_BODY_BYTES`] (or the bound of [`Fetcher::fetch_limited`]).
     TooLarge,
     /// The request did not complete in time.
     Timeout,
@@ -384,6 +384,20 @@ impl Fetcher {
         method: Method,
         dhcp_server: Option<&str>,
     ) -> Result<Fetched, FetchError> {
+        self.fetch_limited(url, opts, method, dhcp_server, MAX_BODY_BYTES)
+            .await
+    }
+
+    /// [`Fetcher::fetch`] with another bound on the body than [`MAX_BODY_BYTES`] (firmware
+    /// images are larger than profiles): a body over `max_bytes` is [`FetchError::TooLarge`].
+    pub async fn fetch_limited(
+        &self,
+        url: &Url,
+        opts: &ExpandedOptions,
+        method: Method,
+        dhcp_server: Option<&str>,
+        max_bytes: usize,
+    ) -> Result<Fetched, FetchError> {
         let host = match (&url.host, dhcp_server) {
             (Some(h), _) if !h.is_empty() => h.clone(),
             (_, Some(d)) if !d.trim().is_empty() => d.trim().to_owned(),
@@ -415,7 +429,7 @@ impl Fetcher {
                         method.as_str()
                     )));
                 }
-                let (body, ip) = self.tftp_any(&target, &addrs).await?;
+                let (body, ip) = self.tftp_any(&target, &addrs, max_bytes).await?;
                 return Ok(Fetched {
                     body,
                     status: 200,
@@ -431,7 +445,13 @@ impl Fetcher {
             let mut auth_tries = 0;
             loop {
                 let resp = self
-                    .http_any(&target, &addrs, &method, authorization.as_deref())
+                    .http_any(
+                        &target,
+                        &addrs,
+                        &method,
+                        authorization.as_deref(),
+                        max_bytes,
+                    )
                     .await?;
                 match resp.status {
                     200..=299 => {
@@ -524,6 +544,7 @@ impl Fetcher {
         addrs: &[IpAddr],
         method: &Method,
         authorization: Option<&str>,
+        max_bytes: usize,
     ) -> Result<Response, FetchError> {
         let mut tried = Vec::new();
         for &ip in addrs {
@@ -540,7 +561,7 @@ impl Fetcher {
                         continue;
                     }
                 };
-            let request = self.http_one(tcp, addr, target, method, authorization);
+            let request = self.http_one(tcp, addr, target, method, authorization, max_bytes);
             return match tokio::time::timeout(self.timeouts.total, request).await {
                 Ok(r) => r,
                 Err(_) => Err(FetchError::Timeout),
@@ -560,6 +581,7 @@ impl Fetcher {
         target: &Target,
         method: &Method,
         authorization: Option<&str>,
+        max_bytes: usize,
     ) -> Result<Response, FetchError> {
         let tls_err = |failure| FetchError::Tls { addr, failure };
         if target.scheme == Scheme::Https {
@@ -605,7 +627,7 @@ impl Fetcher {
                 .await
                 .map_err(tls_err)?;
             let resp = self
-                .exchange(stream, addr, target, method, authorization)
+                .exchange(stream, addr, target, method, authorization, max_bytes)
                 .await?;
             if resp.status == 400 {
                 let text = String::from_utf8_lossy(&resp.body);
@@ -619,7 +641,7 @@ impl Fetcher {
             }
             Ok(resp)
         } else {
-            self.exchange(tcp, addr, target, method, authorization)
+            self.exchange(tcp, addr, target, method, authorization, max_bytes)
                 .await
         }
     }
@@ -673,7 +695,7 @@ impl Fetcher {
         }
     }
 
-    /// Sends the request and reads the response, the body bounded by [`MAX_BODY_BYTES`].
+    /// Sends the request and reads the response, the body bounded by `max_bytes`.
     async fn exchange<S>(
         &self,
         io: S,
@@ -681,6 +703,7 @@ impl Fetcher {
         target: &Target,
         method: &Method,
         authorization: Option<&str>,
+        max_bytes: usize,
     ) -> Result<Response, FetchError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -737,7 +760,7 @@ impl Fetcher {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        if declared.is_some_and(|n| n > max_bytes as u64) {
             return Err(FetchError::TooLarge);
         }
         let mut body = response.into_body();
@@ -745,7 +768,7 @@ impl Fetcher {
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| conn_err("body", &e))?;
             if let Ok(data) = frame.into_data() {
-                if out.len() + data.len() > MAX_BODY_BYTES {
+                if out.len() + data.len() > max_bytes {
                     return Err(FetchError::TooLarge);
                 }
                 out.extend_from_slice(&data);
@@ -765,11 +788,12 @@ impl Fetcher {
         &self,
         target: &Target,
         addrs: &[IpAddr],
+        max_bytes: usize,
     ) -> Result<(Vec<u8>, IpAddr), FetchError> {
         let mut tried = Vec::new();
         for &ip in addrs {
             let addr = SocketAddr::new(ip, target.port);
-            let transfer = tftp_get(addr, &target.path, self.timeouts);
+            let transfer = tftp_get(addr, &target.path, self.timeouts, max_bytes);
             match tokio::time::timeout(self.timeouts.total, transfer).await {
                 Err(_) => return Err(FetchError::Timeout),
                 Ok(Ok(body)) => return Ok((body, ip)),
@@ -1242,6 +1266,7 @@ async fn tftp_get(
     server: SocketAddr,
     path: &str,
     timeouts: Timeouts,
+    max_bytes: usize,
 ) -> Result<Vec<u8>, TftpFailure> {
     let failed = |why: String| TftpFailure::Failed(FetchError::Tftp(why));
     let bind: SocketAddr = if server.is_ipv4() {
@@ -1315,7 +1340,7 @@ async fn tftp_get(
                 dest = from;
                 if number == expected {
                     let data = &pkt[4..];
-                    if body.len() + data.len() > MAX_BODY_BYTES {
+                    if body.len() + data.len() > max_bytes {
                         let _ = sock.send_to(&tftp_error(3, "Too large"), from).await;
                         return Err(TftpFailure::Failed(FetchError::TooLarge));
                     }

@@ -6,3 +6,4 @@ pub mod dns;
 pub mod driver;
 pub mod fetch;
 pub mod resync;
+pub mod upgrade;

@@ -251,14 +251,14 @@ fn check_custom_ca(body: &[u8], url: &str) -> Result<PendingCa, ResyncError> {
 }
 
 /// Owned values behind a [`MacroContext`].
-struct MacroValues {
+pub(crate) struct MacroValues {
     gpp: Vec<String>,
     gpp_secret: Vec<String>,
     lines: Vec<(String, String, String)>,
 }
 
 impl MacroValues {
-    fn from_profile(p: &Profile, lines: u8) -> Self {
+    pub(crate) fn from_profile(p: &Profile, lines: u8) -> Self {
         let v = |n: &str| p.effective(n).map(|c| c.into_owned()).unwrap_or_default();
         Self {
             gpp: (b'A'..=b'P')
@@ -279,7 +279,7 @@ impl MacroValues {
         }
     }
 
-    fn line_ids(&self) -> Vec<LineIds<'_>> {
+    pub(crate) fn line_ids(&self) -> Vec<LineIds<'_>> {
         self.lines
             .iter()
             .map(|(u, d, a)| LineIds {
@@ -290,7 +290,7 @@ impl MacroValues {
             .collect()
     }
 
-    fn context<'a>(
+    pub(crate) fn context<'a>(
         &'a self,
         identity: &'a DeviceIdentity,
         ids: &'a [LineIds<'a>],
@@ -308,12 +308,12 @@ impl MacroValues {
 }
 
 /// Sends the SPEC §12 messages to `Syslog_Server` (nothing when it is empty).
-struct Syslog {
-    config: Option<SyslogConfig>,
+pub(crate) struct Syslog {
+    pub(crate) config: Option<SyslogConfig>,
 }
 
 impl Syslog {
-    async fn send(&self, message: Message, ctx: &MacroContext<'_>) {
+    pub(crate) async fn send(&self, message: Message, ctx: &MacroContext<'_>) {
         let Some(config) = &self.config else { return };
         let Some(server) = &config.server else { return };
         let timestamp = utc_timestamp();
