@@ -79,9 +79,26 @@ fn the_daemon_resyncs_at_power_up_and_loads_the_result() {
         .start();
     let prov = nginx.html_dir().join("prov");
     fs::create_dir_all(&prov).unwrap();
+    // The fetched profile names a firmware image: the daemon fetches it after the resync.
+    let image: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    fs::write(prov.join("fw.loads"), &image).unwrap();
+    let digest: String = openssl::sha::sha256(&image)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    fs::write(
+        prov.join("fw.loads.sha256"),
+        format!("{digest}  fw.loads\n"),
+    )
+    .unwrap();
+    let upgrade_rule = format!("https://localhost:{}/prov/fw.loads", nginx.port());
     fs::write(
         prov.join("0011223344ab.xml"),
-        profile_xml(&[("Station_Name", "from-schedule"), ("Resync_Periodic", "0")]),
+        profile_xml(&[
+            ("Station_Name", "from-schedule"),
+            ("Resync_Periodic", "0"),
+            ("Upgrade_Rule", &upgrade_rule),
+        ]),
     )
     .unwrap();
 
@@ -140,6 +157,17 @@ fn the_daemon_resyncs_at_power_up_and_loads_the_result() {
         v["profile"]["generation"].as_u64() >= Some(2)
     });
     assert_eq!(v["profile"]["source"], "stored", "{v}");
+    // The upgrade that follows the resync stored the image.
+    let stored_image = state.join("firmware/fw.loads");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fs::read(&stored_image).ok().as_deref() != Some(&image[..]) {
+        assert!(
+            Instant::now() < deadline,
+            "no firmware image in {}",
+            stored_image.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // Resync_Periodic 0 in the fetched profile: nothing more is scheduled.
     let v = wait_for(&state, "the new schedule", |v| {
         v["provisioning"]["next"].is_null()

@@ -20,10 +20,11 @@ use mppd_core::provision::schedule::{
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::fetch::Fetcher;
 use super::resync::{Outcome, Resync};
+use super::upgrade::{Upgrade, UpgradeOutcome};
 use crate::state::StateDir;
 
 /// How the last resync ended.
@@ -127,7 +128,7 @@ impl Driver {
             let (state, profile, identity) = (state.clone(), profile.clone(), identity.clone());
             let task = tokio::spawn(async move {
                 let fetcher = fetcher?;
-                Resync {
+                let outcome = Resync {
                     state: &state,
                     profile: &profile,
                     identity: &identity,
@@ -137,7 +138,24 @@ impl Driver {
                 }
                 .run(None)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+                // An upgrade attempt follows each successful resync (mpp-provisioning §2.6),
+                // under the profile now in force; it never retries a URL already attempted.
+                let now_in_force = state.store().load().ok().flatten().unwrap_or(profile);
+                let upgrade = Upgrade {
+                    state: &state,
+                    profile: &now_in_force,
+                    identity: &identity,
+                    fetcher: &fetcher,
+                    dhcp_server: None,
+                    lines,
+                };
+                match upgrade.run().await {
+                    Ok(UpgradeOutcome::Stored(image)) => info!(?image, "firmware image stored"),
+                    Ok(other) => debug!(?other, "no upgrade"),
+                    Err(e) => warn!("upgrade failed: {e}"),
+                }
+                Ok(outcome)
             });
             self.running = Some((reason, task));
         }
