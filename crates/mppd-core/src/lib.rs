@@ -7,4 +7,5 @@
 pub mod audit;
 pub mod firewall;
 pub mod provision;
+pub mod proxy;
 pub mod tls;
