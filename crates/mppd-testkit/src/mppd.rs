@@ -238,3 +238,26 @@ fn xml_escape(v: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+/// Runs `mppd --state-dir STATE identity create` with `ca` as the signing CA and the given
+/// MAC, serial and product, and panics with the output when it fails.
+pub fn create_identity(
+    bin: &Path,
+    state: &Path,
+    ca: &crate::TestCa,
+    mac: &str,
+    serial: &str,
+    product: &str,
+) {
+    let out = Command::new(bin)
+        .arg("--state-dir")
+        .arg(state)
+        .args(["identity", "create", "--ca-cert"])
+        .arg(ca.cert_path())
+        .arg("--ca-key")
+        .arg(ca.key_path())
+        .args(["--mac", mac, "--serial", serial, "--product", product])
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
+    assert!(out.status.success(), "identity create: {out:?}");
+}

@@ -16,7 +16,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mppd::provision::fetch::Fetcher;
@@ -53,24 +52,14 @@ fn phone(parent: &Path, ca: &TestCa, devices: &TestCa, nginx: &Nginx) -> (TempDi
     let state_path = dir.path().join("state");
     fs::create_dir_all(&state_path).unwrap();
     ca.install_into(&state_path, "test-ca.pem");
-    let out = Command::new(BIN)
-        .arg("--state-dir")
-        .arg(&state_path)
-        .args(["identity", "create", "--ca-cert"])
-        .arg(devices.cert_path())
-        .arg("--ca-key")
-        .arg(devices.key_path())
-        .args([
-            "--mac",
-            "00:11:22:33:44:ab",
-            "--serial",
-            "FCH1234ABCD",
-            "--product",
-            "CP-8851-3PCC",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "identity create: {out:?}");
+    mppd_testkit::mppd::create_identity(
+        std::path::Path::new(BIN),
+        &state_path,
+        devices,
+        "00:11:22:33:44:ab",
+        "FCH1234ABCD",
+        "CP-8851-3PCC",
+    );
     let rule = format!("https://localhost:{}/prov/$MA.xml", nginx.port());
     let initial = Profile::parse(
         profile_xml(&[

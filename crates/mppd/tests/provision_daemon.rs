@@ -106,24 +106,14 @@ fn the_daemon_resyncs_at_power_up_and_loads_the_result() {
     let state = dir.path().join("state");
     fs::create_dir_all(&state).unwrap();
     ca.install_into(&state, "test-ca.pem");
-    let out = Command::new(BIN)
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["identity", "create", "--ca-cert"])
-        .arg(devices.cert_path())
-        .arg("--ca-key")
-        .arg(devices.key_path())
-        .args([
-            "--mac",
-            "00:11:22:33:44:ab",
-            "--serial",
-            "FCH1",
-            "--product",
-            "CP-8851-3PCC",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    mppd_testkit::mppd::create_identity(
+        std::path::Path::new(BIN),
+        &state,
+        &devices,
+        "00:11:22:33:44:ab",
+        "FCH1",
+        "CP-8851-3PCC",
+    );
     let rule = format!("https://localhost:{}/prov/$MA.xml", nginx.port());
     let initial = dir.path().join("initial.xml");
     fs::write(

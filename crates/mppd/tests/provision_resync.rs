@@ -36,24 +36,14 @@ impl Phone {
         fs::create_dir_all(&state).unwrap();
         ca.install_into(&state, "test-ca.pem");
         if let Some(d) = device_ca {
-            let out = Command::new(BIN)
-                .arg("--state-dir")
-                .arg(&state)
-                .args(["identity", "create", "--ca-cert"])
-                .arg(d.cert_path())
-                .arg("--ca-key")
-                .arg(d.key_path())
-                .args([
-                    "--mac",
-                    MAC,
-                    "--serial",
-                    "FCH1234ABCD",
-                    "--product",
-                    "CP-8851-3PCC",
-                ])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "identity create: {out:?}");
+            mppd_testkit::mppd::create_identity(
+                std::path::Path::new(BIN),
+                &state,
+                d,
+                MAC,
+                "FCH1234ABCD",
+                "CP-8851-3PCC",
+            );
         }
         let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
         sink.set_read_timeout(Some(Duration::from_millis(200)))

@@ -31,24 +31,14 @@ impl Phone {
         let state = dir.path().join("state");
         fs::create_dir_all(&state).unwrap();
         ca.install_into(&state, "test-ca.pem");
-        let out = Command::new(BIN)
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["identity", "create", "--ca-cert"])
-            .arg(devices.cert_path())
-            .arg("--ca-key")
-            .arg(devices.key_path())
-            .args([
-                "--mac",
-                MAC,
-                "--serial",
-                "FCH1234ABCD",
-                "--product",
-                "CP-8851-3PCC",
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "identity create: {out:?}");
+        mppd_testkit::mppd::create_identity(
+            std::path::Path::new(BIN),
+            &state,
+            devices,
+            MAC,
+            "FCH1234ABCD",
+            "CP-8851-3PCC",
+        );
         let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
         sink.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
