@@ -675,11 +675,12 @@ fn outgoing_flows_get_replies_unsolicited_traffic_is_dropped() {
     let _tcp_server = Server::tcp(peer_tcp);
 
     for (phone_ip, peer_ip) in [(PHONE4, PEER4), (PHONE6, PEER6)] {
-        // UDP: the phone sends from port 40000 (closed) to the peer's echo server.
+        // UDP: the phone sends from a port the kernel picks (closed in the firewall) to the
+        // peer's echo server. A fixed port here once collided in CI (EADDRINUSE).
         let phone_sock = lab.phone.within(move || {
             let bind: SocketAddr = match phone_ip {
-                IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 40000).into(),
-                IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 40000).into(),
+                IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+                IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
             };
             UdpSocket::bind(bind).unwrap()
         });
@@ -698,10 +699,10 @@ fn outgoing_flows_get_replies_unsolicited_traffic_is_dropped() {
             (&b"echo:ping"[..], SocketAddr::new(peer_ip, 7000))
         );
 
-        // Unsolicited: another peer port sends to the phone's port 40000 -> dropped.
-        let target = SocketAddr::new(phone_ip, 40000);
+        // Unsolicited: another peer port sends to the phone's flow port -> dropped.
+        let target = SocketAddr::new(phone_ip, phone_sock.local_addr().unwrap().port());
         lab.peer.within(move || {
-            let sock = UdpSocket::bind(SocketAddr::new(peer_ip, 7002)).unwrap();
+            let sock = UdpSocket::bind(SocketAddr::new(peer_ip, 0)).unwrap();
             sock.send_to(b"unsolicited", target).unwrap();
         });
         phone_sock.set_read_timeout(Some(SILENCE)).unwrap();
