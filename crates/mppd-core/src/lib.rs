@@ -6,6 +6,8 @@
 
 pub mod audit;
 pub mod firewall;
+pub mod ldap;
 pub mod provision;
 pub mod proxy;
+pub mod sip;
 pub mod tls;

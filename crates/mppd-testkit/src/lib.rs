@@ -2,8 +2,10 @@
 //!
 //! - [`pki`]: a throw-away certificate authority that issues server certificates at run time
 //!   (no private key is ever committed);
-//! - [`openssl_server`] and [`nginx`]: real TLS peers started on a free loopback port, waited
-//!   for with a bounded timeout, and killed by PID when dropped;
+//! - [`openssl_server`], [`nginx`] and [`slapd`]: real TLS peers started on a free loopback
+//!   port, waited for with a bounded timeout, and killed by PID when dropped;
+//! - [`proxy`]: real HTTP proxies (tinyproxy, squid with Basic authentication) on a free
+//!   loopback port, and a raw `CONNECT` through them;
 //! - [`mppd`]: runs of the `mppd` binary on a temporary state directory, optionally with a
 //!   private `/etc/hosts` (a mount namespace of its own).
 //!
@@ -15,8 +17,12 @@ pub mod nginx;
 pub mod openssl_server;
 pub mod pki;
 pub mod process;
+pub mod proxy;
+pub mod slapd;
 
 pub use mppd::{Mppd, RunOutput, StateSandbox};
 pub use nginx::{Nginx, NginxBuilder};
 pub use openssl_server::{OpensslServer, OpensslServerBuilder, ServerVersion};
 pub use pki::{KeyType, TestCa, Validity};
+pub use proxy::{Squid, Tinyproxy, TinyproxyBuilder};
+pub use slapd::{Slapd, SlapdBuilder};

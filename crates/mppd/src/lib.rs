@@ -7,6 +7,8 @@
 pub mod cli;
 pub mod daemon;
 pub mod firewall;
+pub mod ldap;
 pub mod provision;
+pub mod proxy;
 pub mod state;
 pub mod tls;

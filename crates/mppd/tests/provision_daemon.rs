@@ -186,3 +186,71 @@ fn the_embedded_default_fails_at_once_without_a_server() {
     // The failure schedules a retry (Resync_Error_Retry_Delay, first step 60 s).
     assert_eq!(v["provisioning"]["next"]["reason"], "Retry", "{v}");
 }
+
+/// Proxy_Mode Auto with a hostile PAC file (an endless loop, issue 8): the daemon's power-up
+/// resync goes DIRECT after the PAC time limit, succeeds, and the daemon stays up; status shows
+/// the proxy mode, the PAC source and the last decision with its warning.
+#[test]
+fn a_hostile_pac_file_falls_back_to_direct_and_status_says_so() {
+    let ca = TestCa::new("prov ca");
+    let (cert, key) = ca.issue_server(&["localhost"], &[], Some("localhost"), Validity::Valid);
+    let nginx = Nginx::builder(&cert, &key)
+        .plain_http()
+        .locations("location /prov/ { }\n")
+        .start();
+    let prov = nginx.html_dir().join("prov");
+    fs::create_dir_all(&prov).unwrap();
+    fs::write(
+        prov.join("loop.pac"),
+        "function FindProxyForURL(url, host) { for (;;) {} }\n",
+    )
+    .unwrap();
+    let rule = format!("http://localhost:{}/prov/phone.xml", nginx.port());
+    let pac_url = format!("http://localhost:{}/prov/loop.pac", nginx.port());
+    let params = [
+        ("Profile_Rule", rule.as_str()),
+        ("Resync_Random_Delay", "0"),
+        ("Proxy_Mode", "Auto"),
+        ("Use_Auto_Discovery__WPAD_", "No"),
+        ("PAC_URL", pac_url.as_str()),
+    ];
+    // The served profile changes nothing, so the daemon keeps its fetcher (and its PAC state).
+    fs::write(prov.join("phone.xml"), profile_xml(&params)).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    fs::create_dir_all(&state).unwrap();
+    let initial = dir.path().join("initial.xml");
+    fs::write(&initial, profile_xml(&params)).unwrap();
+    let out = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["config", "apply", "--replace"])
+        .arg(&initial)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let mut daemon = start(&state);
+    let v = wait_for(&state, "a successful resync", |v| {
+        v["provisioning"]["last"]["ok"] == Value::Bool(true)
+    });
+    let proxy = &v["provisioning"]["proxy"];
+    assert_eq!(proxy["mode"], "Auto", "{v}");
+    assert_eq!(proxy["pac_source"], pac_url.as_str(), "{v}");
+    let decision = &proxy["last_decision"];
+    assert_eq!(decision["url"], rule.as_str(), "{v}");
+    assert_eq!(decision["result"], "DIRECT", "{v}");
+    assert_eq!(decision["route"], serde_json::json!(["DIRECT"]), "{v}");
+    let warnings = decision["warnings"].to_string();
+    assert!(warnings.contains("PAC evaluation timed out"), "{v}");
+    assert!(
+        daemon.0.try_wait().unwrap().is_none(),
+        "the daemon must stay up"
+    );
+    assert!(
+        nginx.access_log().contains("GET /prov/phone.xml"),
+        "{}",
+        nginx.access_log()
+    );
+}

@@ -266,6 +266,11 @@ impl Lab {
 
     /// dnsmasq on the server's veth only, DHCP with `options`, no DNS; waits until it serves.
     fn start_dnsmasq(&mut self, dir: &Path, options: &[&str]) {
+        self.start_dnsmasq_with(dir, options, &["--port=0"]);
+    }
+
+    /// [`Self::start_dnsmasq`] with other arguments than `--port=0` (DNS records).
+    fn start_dnsmasq_with(&mut self, dir: &Path, options: &[&str], extra: &[&str]) {
         let log = dir.join("dnsmasq.log");
         let mut cmd = self.server.exec("dnsmasq");
         cmd.args([
@@ -275,12 +280,12 @@ impl Lab {
             "--bind-interfaces",
             "--except-interface=lo",
             "--dhcp-range=10.77.1.100,10.77.1.150,255.255.255.0,1h",
-            "--port=0",
             "--user=root",
             "--pid-file=",
             "--log-dhcp",
             "--log-facility=-",
         ])
+        .args(extra)
         .arg(format!("--dhcp-leasefile={}", dir.join("leases").display()))
         .args(options.iter().map(|o| format!("--dhcp-option={o}")))
         .stdout(Stdio::from(File::create(&log).unwrap()))
@@ -427,6 +432,115 @@ fn options_66_and_150_provision_over_http_after_tftp() {
     assert_eq!(
         lab.http.as_ref().unwrap().requests(),
         [PSN_TAIL.to_owned()],
+        "{all}"
+    );
+}
+
+/// The PAC file WPAD finds, for `mppd proxy find` in the phone namespace.
+const WPAD_PAC: &str = "function FindProxyForURL(url, host) {\n\
+    if (dnsDomainIs(host, \".example.com\")) return \"PROXY 10.77.1.1:3128; DIRECT\";\n\
+    return \"DIRECT\";\n}\n";
+
+/// `mppd proxy find --profile AUTO --dhcp-iface VETH URL [args]` in the phone namespace.
+fn proxy_find(lab: &Lab, sb: &Sandbox, args: &[&str]) -> (Output, String) {
+    let profile = sb.write(
+        "auto.xml",
+        "<flat-profile><Proxy_Mode>Auto</Proxy_Mode></flat-profile>",
+    );
+    let out = lab
+        .phone
+        .exec(BIN)
+        .args(["--state-dir", s(&sb.state()), "proxy", "find", "--profile"])
+        .arg(&profile)
+        .args(["--dhcp-iface", VETH])
+        .args(args)
+        .arg("http://www.example.com/index.html")
+        .output()
+        .expect("run mppd proxy find");
+    let all = format!(
+        "--- stdout:\n{}\n--- stderr:\n{}\n--- dnsmasq:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        lab.dnsmasq_log(sb.dir.path())
+    );
+    (out, all)
+}
+
+/// WPAD by DHCP option 252 (issue 8): dnsmasq hands out the PAC URL, the phone fetches the PAC
+/// file from it and evaluates it.
+#[test]
+fn wpad_option_252_gives_the_pac_file() {
+    let mut lab = Lab::new();
+    let sb = Sandbox::new();
+    lab.http = Some(Http::start(
+        &lab.server,
+        SocketAddr::from((SERVER, 8252)),
+        BTreeMap::from([("/wpad.dat".to_owned(), WPAD_PAC.to_owned())]),
+    ));
+    let url = format!("http://{SERVER}:8252/wpad.dat");
+    lab.start_dnsmasq(sb.dir.path(), &[&format!("252,{url}")]);
+    let (out, all) = proxy_find(&lab, &sb, &[]);
+    assert!(out.status.success(), "{all}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "PROXY 10.77.1.1:3128; DIRECT",
+            "proxy: PROXY 10.77.1.1:3128",
+            "fallback: DIRECT",
+            &format!("pac: {url}"),
+        ],
+        "{all}"
+    );
+    assert_eq!(
+        lab.http.as_ref().unwrap().requests(),
+        ["/wpad.dat"],
+        "{all}"
+    );
+}
+
+/// WPAD by DNS (issue 8): no option 252, the DHCP domain is `a.corp.example.test`; dnsmasq's
+/// DNS knows only `wpad.corp.example.test`, so the phone walks one label down the domain and
+/// finds the PAC file at `http://wpad.corp.example.test/wpad.dat` (and never asks for
+/// `wpad.example.test`'s parent, `wpad.test`).
+#[test]
+fn wpad_dns_walks_down_the_dhcp_domain() {
+    let mut lab = Lab::new();
+    let sb = Sandbox::new();
+    lab.http = Some(Http::start(
+        &lab.server,
+        SocketAddr::from((SERVER, 80)),
+        BTreeMap::from([("/wpad.dat".to_owned(), WPAD_PAC.to_owned())]),
+    ));
+    lab.start_dnsmasq_with(
+        sb.dir.path(),
+        &["15,a.corp.example.test"],
+        &[
+            "--port=53",
+            "--no-resolv",
+            "--no-hosts",
+            "--log-queries",
+            "--host-record=wpad.corp.example.test,10.77.1.1",
+        ],
+    );
+    let (out, all) = proxy_find(&lab, &sb, &["--nameserver", "10.77.1.1"]);
+    assert!(out.status.success(), "{all}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "PROXY 10.77.1.1:3128; DIRECT",
+            "proxy: PROXY 10.77.1.1:3128",
+            "fallback: DIRECT",
+            "pac: http://wpad.corp.example.test/wpad.dat",
+        ],
+        "{all}"
+    );
+    let log = lab.dnsmasq_log(sb.dir.path());
+    assert!(log.contains("query[A] wpad.a.corp.example.test"), "{all}");
+    assert!(log.contains("query[A] wpad.corp.example.test"), "{all}");
+    assert!(
+        !log.contains("wpad.example.test") && !log.contains("wpad.test"),
         "{all}"
     );
 }

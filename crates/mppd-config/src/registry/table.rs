@@ -1361,7 +1361,7 @@ pub(super) static PARAMS: &[ParamDef] = &[
     g(
         "LDAP_Item_3_Filter",
         PHONE_LDAP,
-        "Item 3 Filter",
+        "Search Item 3 Filter",
         TEXT,
         "",
         "SPA/MPP admin guides (name in the fusionpbx profiles)",
@@ -1377,11 +1377,13 @@ pub(super) static PARAMS: &[ParamDef] = &[
     g(
         "LDAP_Item_4_Filter",
         PHONE_LDAP,
-        "Item 4 Filter",
+        "Search Item 4 Filter",
         TEXT,
         "",
-        "SPA/MPP admin guides (name in the fusionpbx profiles)",
-    ),
+        "SPA/MPP admin guides (name in the fusionpbx profiles; older templates spell it \
+         LDAP_item_4_Filter)",
+    )
+    .aliases(&["LDAP_item_4_Filter"]),
     g(
         "LDAP_Display_Attrs",
         PHONE_LDAP,

@@ -1,7 +1,7 @@
 //! WPAD candidate URLs (SPEC §18; issue 8 item 2), in the order to try them.
 //!
-//! DHCP option 252 comes first, as given (only trailing NULs and whitespace are trimmed:
-//! Windows DHCP servers famously append a NUL). Then `http://wpad.<domain>/wpad.dat` for the
+//! DHCP option 252 comes first, as given (only trailing NULs and whitespace, and a pair of
+//! surrounding double quotes, are trimmed: Windows DHCP servers famously append a NUL). Then `http://wpad.<domain>/wpad.dat` for the
 //! phone's DNS domain and each parent domain, one label at a time, but never a public suffix or
 //! a single label.
 //!
@@ -39,6 +39,11 @@ pub fn wpad_candidates(dhcp_option_252: Option<&str>, domain: Option<&str>) -> V
         let url = url
             .trim_end_matches(|c: char| c == '\0' || c.is_whitespace())
             .trim_start();
+        // Some servers send the quotes of their configuration file along.
+        let url = url
+            .strip_prefix('"')
+            .and_then(|u| u.strip_suffix('"'))
+            .unwrap_or(url);
         if !url.is_empty() {
             out.push(url.to_owned());
         }
@@ -159,6 +164,10 @@ mod tests {
         assert_eq!(
             wpad_candidates(Some(" \0"), Some("example.com")),
             urls(&["example.com"])
+        );
+        assert_eq!(
+            wpad_candidates(Some("\"http://10.0.0.1/w.pac\"\0"), None),
+            vec!["http://10.0.0.1/w.pac".to_owned()]
         );
         assert_eq!(
             wpad_candidates(Some("http://p/x.pac"), None),

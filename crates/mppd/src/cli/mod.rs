@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use crate::state::StateDir;
 
 mod firewall;
+pub mod ldap;
 pub mod provision;
+pub mod proxy;
 pub mod tls;
 
 /// Security subsystem of a multiplatform SIP desk phone, configured by cfg.xml.
@@ -65,6 +67,12 @@ pub enum Command {
     /// Compute, print, apply or remove the phone's nftables firewall.
     #[command(subcommand)]
     Firewall(firewall::FirewallCommand),
+    /// The HTTP proxy: which proxy (Manual, PAC file, WPAD) the phone uses for a URL.
+    #[command(subcommand)]
+    Proxy(proxy::ProxyCommand),
+    /// Search the corporate directory (LDAP, LDAPS, StartTLS).
+    #[command(subcommand)]
+    Ldap(ldap::LdapCommand),
 }
 
 /// `mppd config ...`.
@@ -216,7 +224,10 @@ pub fn main() -> ExitCode {
                 r.firewall_keep_on_exit,
             );
         }
-        ref command => dispatch(&cli, command),
+        ref command => {
+            init_command_logging();
+            dispatch(&cli, command)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -226,6 +237,20 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// One-shot commands log warnings (a PAC file that failed, a proxy that did not answer) to
+/// stderr; `MPPD_LOG` (e.g. `info`) shows more.
+fn init_command_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MPPD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 fn dispatch(cli: &Cli, command: &Command) -> CmdResult {
@@ -238,6 +263,8 @@ fn dispatch(cli: &Cli, command: &Command) -> CmdResult {
         Command::Provision(a) => provision::run(&state, cli.lines, a),
         Command::Identity(c) => tls::identity(&state, c),
         Command::Firewall(c) => firewall::run(&state, cli.lines, c),
+        Command::Proxy(c) => proxy::run(&state, c),
+        Command::Ldap(c) => ldap::run(&state, c),
         Command::Run(_) => Ok(()),
     }
 }

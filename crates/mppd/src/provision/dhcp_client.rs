@@ -21,7 +21,8 @@
 //! (RFC 3396); option 52 (overload into `sname`/`file`) is not followed. What is returned, as
 //! text for [`mppd_core::provision::dhcp::candidates`]: 66, 159 and 160 as text (159 as dotted
 //! IPv4 addresses when its data is not text but a multiple of 4 bytes), 150 as IPv4 addresses
-//! separated by `;`. Other options carry no provisioning server and are left out.
+//! separated by `;`; also 15 (the domain name) and 252 (the WPAD URL) as text, for the HTTP
+//! proxy's WPAD discovery (SPEC §18). Other options are left out.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -173,7 +174,7 @@ pub fn parse_offer(bytes: &[u8], xid: u32, mac: &[u8; 6], source: Ipv4Addr) -> O
     let mut options = BTreeMap::new();
     for (code, data) in &raw {
         let value = match code {
-            66 | 160 => Some(text(data)),
+            15 | 66 | 160 | 252 => Some(text(data)),
             159 if !is_text(data) => ipv4_list(data),
             159 => Some(text(data)),
             150 => ipv4_list(data),

@@ -45,6 +45,8 @@ pub struct Driver {
     running: Option<(Reason, JoinHandle<Result<Outcome, String>>)>,
     last: Option<Last>,
     config_error: Option<String>,
+    /// The HTTP proxy settings in force, for the status before the first resync.
+    proxy: crate::proxy::ProxySettings,
 }
 
 fn unix_now() -> Duration {
@@ -84,6 +86,7 @@ impl Driver {
             running: None,
             last: None,
             config_error,
+            proxy: crate::proxy::ProxySettings::from_profile(profile),
         }
     }
 
@@ -221,6 +224,7 @@ impl Driver {
         let (config, error) = schedule_config(profile);
         self.config_error = error;
         self.fetcher = None;
+        self.proxy = crate::proxy::ProxySettings::from_profile(profile);
         self.schedule
             .handle_config(Instant::now().into_std(), config);
     }
@@ -240,6 +244,21 @@ impl Driver {
                 "at": l.at, "reason": format!("{:?}", l.reason), "ok": l.ok, "message": l.message,
             })),
             "schedule_error": self.config_error,
+            "proxy": self.proxy_status_json(),
         })
+    }
+
+    /// The HTTP proxy: mode, PAC source, last decision (SPEC §18).
+    fn proxy_status_json(&self) -> Value {
+        match &self.fetcher {
+            Some(f) => serde_json::to_value(f.proxy_status_now()).unwrap_or(Value::Null),
+            None => json!({
+                "mode": self.proxy.mode.as_str(),
+                "settings": self.proxy.describe(),
+                "pac_source": null,
+                "pac_error": null,
+                "last_decision": null,
+            }),
+        }
     }
 }

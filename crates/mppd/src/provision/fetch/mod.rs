@@ -21,7 +21,18 @@
 //! 6. the body, bounded by [`MAX_BODY_BYTES`] while it is read.
 //!
 //! Every error's text says what failed and never holds a password: it becomes `$ERR` in the
-//! syslog failure message. The HTTP proxy (SPEC §18) will sit at step 3; there is none yet.
+//! syslog failure message.
+//!
+//! The HTTP proxy (SPEC §18, [`crate::proxy`]) sits at step 2-3 for http and https: the route
+//! of the URL (`Proxy_Mode` Off or Manual, or the PAC file's answer in Auto) is tried entry by
+//! entry, `DIRECT` as above, a proxy through `CONNECT` (https, the TLS policy applying end to
+//! end inside the tunnel) or with the absolute-URI form (http); see [`proxied`]. tftp is never
+//! proxied.
+
+mod proxied;
+
+pub(crate) use proxied::route_of_result;
+pub use proxied::{MAX_PAC_BYTES, PAC_REFRESH, PAC_RETRY, ProxyDecision, ProxyStatus};
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -37,6 +48,7 @@ use mppd_config::identity::DeviceIdentity;
 use mppd_config::macros::{MacroContext, MacroScope, expand};
 use mppd_config::rule::{ExpandedOptions, Scheme, Url};
 use mppd_core::provision::domains::{DomainError, RestrictedDomains};
+use mppd_core::proxy::result::ProxyChoice;
 use mppd_core::tls::{CertNames, ClientApp, ClientPolicy, client_policy};
 use openssl::error::ErrorStack;
 use openssl::hash::{MessageDigest, hash};
@@ -119,6 +131,9 @@ pub struct Fetched {
     pub path: String,
     /// How many redirects were followed.
     pub redirects: u32,
+    /// The HTTP proxy the final request went through (`PROXY host:port`), `None` when direct;
+    /// [`Fetched::ip`] is then the proxy's address.
+    pub proxy: Option<String>,
 }
 
 /// Why a fetch failed. The `Display` text is `$ERR`: precise, and never a password.
@@ -174,6 +189,21 @@ pub enum FetchError {
     DigestRefusedInFips,
     /// Something the fetcher does not do (a scheme, an HTTP failure of the connection).
     Unsupported(String),
+    /// The HTTP proxy could not be used: unreachable, or it refused the tunnel.
+    Proxy {
+        /// The proxy, as `PROXY host:port`.
+        proxy: String,
+        /// Why.
+        reason: String,
+    },
+    /// The HTTP proxy asked for credentials (407) that the phone does not have or that it
+    /// refused.
+    ProxyAuth {
+        /// The proxy, as `PROXY host:port`.
+        proxy: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl fmt::Display for FetchError {
@@ -204,6 +234,10 @@ impl fmt::Display for FetchError {
                 f.write_str("the server requires HTTP Digest authentication, disabled in FIPS mode")
             }
             Self::Unsupported(why) => f.write_str(why),
+            Self::Proxy { proxy, reason } => write!(f, "HTTP proxy {proxy}: {reason}"),
+            Self::ProxyAuth { proxy, reason } => {
+                write!(f, "HTTP proxy {proxy} authentication failed: {reason}")
+            }
         }
     }
 }
@@ -283,6 +317,8 @@ pub struct Fetcher {
     fips: bool,
     resolver: Arc<dyn Resolve>,
     timeouts: Timeouts,
+    identity: DeviceIdentity,
+    proxy: proxied::ProxyState,
 }
 
 impl fmt::Debug for Fetcher {
@@ -293,6 +329,7 @@ impl fmt::Debug for Fetcher {
             .field("user_agent", &self.user_agent)
             .field("fips", &self.fips)
             .field("timeouts", &self.timeouts)
+            .field("proxy", &self.proxy.settings)
             .finish_non_exhaustive()
     }
 }
@@ -304,6 +341,10 @@ struct Response {
     authenticate: Vec<String>,
     body: Vec<u8>,
     ip: IpAddr,
+    /// The proxy the request went through.
+    proxy: Option<String>,
+    /// `Proxy-Authenticate` challenges (a 407 from the proxy).
+    proxy_authenticate: bool,
 }
 
 /// The current target of the fetch loop.
@@ -341,6 +382,8 @@ impl Fetcher {
             user_agent: user_agent(profile, identity),
             resolver: Arc::new(SystemResolver),
             timeouts: Timeouts::default(),
+            identity: identity.clone(),
+            proxy: proxied::ProxyState::new(crate::proxy::ProxySettings::from_profile(profile)),
         };
         Ok((fetcher, warnings))
     }
@@ -398,6 +441,21 @@ impl Fetcher {
         dhcp_server: Option<&str>,
         max_bytes: usize,
     ) -> Result<Fetched, FetchError> {
+        self.fetch_via(url, opts, method, dhcp_server, max_bytes, true)
+            .await
+    }
+
+    /// The fetch, through the HTTP proxy when `use_proxy` (the PAC file itself is fetched
+    /// direct).
+    async fn fetch_via(
+        &self,
+        url: &Url,
+        opts: &ExpandedOptions,
+        method: Method,
+        dhcp_server: Option<&str>,
+        max_bytes: usize,
+        use_proxy: bool,
+    ) -> Result<Fetched, FetchError> {
         let host = match (&url.host, dhcp_server) {
             (Some(h), _) if !h.is_empty() => h.clone(),
             (_, Some(d)) if !d.trim().is_empty() => d.trim().to_owned(),
@@ -421,8 +479,8 @@ impl Fetcher {
         let mut redirects = 0;
         'redirect: loop {
             self.domains.check(&target.host)?;
-            let addrs = self.resolve(&target.host).await?;
             if target.scheme == Scheme::Tftp {
+                let addrs = self.resolve(&target.host).await?;
                 if method != Method::Get {
                     return Err(FetchError::Unsupported(format!(
                         "{} over tftp is not supported",
@@ -439,15 +497,21 @@ impl Fetcher {
                     port: target.port,
                     path: target.path,
                     redirects,
+                    proxy: None,
                 });
             }
+            let routes = if use_proxy {
+                self.route_of(&target).await
+            } else {
+                vec![ProxyChoice::Direct]
+            };
             let mut authorization: Option<String> = None;
             let mut auth_tries = 0;
             loop {
                 let resp = self
-                    .http_any(
+                    .http_routes(
                         &target,
-                        &addrs,
+                        &routes,
                         &method,
                         authorization.as_deref(),
                         max_bytes,
@@ -464,6 +528,7 @@ impl Fetcher {
                             port: target.port,
                             path: target.path,
                             redirects,
+                            proxy: resp.proxy,
                         });
                     }
                     301 | 302 => {
@@ -583,66 +648,69 @@ impl Fetcher {
         authorization: Option<&str>,
         max_bytes: usize,
     ) -> Result<Response, FetchError> {
-        let tls_err = |failure| FetchError::Tls { addr, failure };
         if target.scheme == Scheme::Https {
             let name = unbracket(&target.host);
-            let ssl = self
-                .connector
-                .configure()
-                .and_then(|c| {
-                    c.verify_hostname(false)
-                        .use_server_name_indication(true)
-                        .into_ssl(name)
-                })
-                .map_err(|e| tls_err(TlsFailure::Connect(format!("TLS setup: {e}"))))?;
-            let mut stream = SslStream::new(ssl, tcp)
-                .map_err(|e| tls_err(TlsFailure::Connect(format!("TLS setup: {e}"))))?;
-            let handshake =
-                tokio::time::timeout(self.timeouts.connect, Pin::new(&mut stream).connect());
-            match handshake.await {
-                Err(_) => {
-                    return Err(tls_err(TlsFailure::Connect(
-                        "the TLS handshake timed out".to_owned(),
-                    )));
-                }
-                Ok(Err(e)) => {
-                    let text = match e.ssl_error() {
-                        Some(stack) => reasons(stack),
-                        None => e.to_string(),
-                    };
-                    let text = if text.is_empty() {
-                        "the server closed the connection during the handshake".to_owned()
-                    } else {
-                        text
-                    };
-                    let v = stream.ssl().verify_result();
-                    return Err(tls_err(classify(
-                        &text,
-                        Some((v.as_raw(), v.error_string())),
-                    )));
-                }
-                Ok(Ok(())) => {}
-            }
+            let stream = self.tls_handshake(tcp, name, addr).await?;
             self.check_server(&stream, name, addr.ip())
                 .await
-                .map_err(tls_err)?;
+                .map_err(|failure| FetchError::Tls { addr, failure })?;
             let resp = self
                 .exchange(stream, addr, target, method, authorization, max_bytes)
                 .await?;
-            if resp.status == 400 {
-                let text = String::from_utf8_lossy(&resp.body);
-                if text.contains("No required SSL certificate was sent")
-                    || text.contains("The SSL certificate error")
-                {
-                    return Err(tls_err(TlsFailure::ClientCertRefused(
-                        "the server answered 400: no or unacceptable client certificate".to_owned(),
-                    )));
-                }
-            }
-            Ok(resp)
+            client_cert_refused(resp, addr)
         } else {
             self.exchange(tcp, addr, target, method, authorization, max_bytes)
                 .await
+        }
+    }
+
+    /// The TLS handshake with the provisioning policy on `io` (a TCP connection, or a tunnel
+    /// through a proxy), SNI `name`; `addr` names the server in errors. The host name is
+    /// checked afterwards by the caller.
+    async fn tls_handshake<S>(
+        &self,
+        io: S,
+        name: &str,
+        addr: SocketAddr,
+    ) -> Result<SslStream<S>, FetchError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let tls_err = |failure| FetchError::Tls { addr, failure };
+        let ssl = self
+            .connector
+            .configure()
+            .and_then(|c| {
+                c.verify_hostname(false)
+                    .use_server_name_indication(true)
+                    .into_ssl(name)
+            })
+            .map_err(|e| tls_err(TlsFailure::Connect(format!("TLS setup: {e}"))))?;
+        let mut stream = SslStream::new(ssl, io)
+            .map_err(|e| tls_err(TlsFailure::Connect(format!("TLS setup: {e}"))))?;
+        let handshake =
+            tokio::time::timeout(self.timeouts.connect, Pin::new(&mut stream).connect());
+        match handshake.await {
+            Err(_) => Err(tls_err(TlsFailure::Connect(
+                "the TLS handshake timed out".to_owned(),
+            ))),
+            Ok(Err(e)) => {
+                let text = match e.ssl_error() {
+                    Some(stack) => reasons(stack),
+                    None => e.to_string(),
+                };
+                let text = if text.is_empty() {
+                    "the server closed the connection during the handshake".to_owned()
+                } else {
+                    text
+                };
+                let v = stream.ssl().verify_result();
+                Err(tls_err(classify(
+                    &text,
+                    Some((v.as_raw(), v.error_string())),
+                )))
+            }
+            Ok(Ok(())) => Ok(stream),
         }
     }
 
@@ -653,9 +721,9 @@ impl Fetcher {
     /// giving an IP literal, the certificate's DNS names (SAN, else the host part of the CN;
     /// wildcards cannot be resolved and are skipped) — a certificate with none is checked by
     /// its IP SAN alone.
-    async fn check_server(
+    async fn check_server<S>(
         &self,
-        stream: &SslStream<TcpStream>,
+        stream: &SslStream<S>,
         host: &str,
         peer: IpAddr,
     ) -> Result<(), TlsFailure> {
@@ -708,6 +776,36 @@ impl Fetcher {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        self.exchange_with(
+            io,
+            addr,
+            target,
+            &target.path,
+            method,
+            authorization,
+            None,
+            max_bytes,
+        )
+        .await
+    }
+
+    /// [`Self::exchange`] with the request target `uri` (the absolute form through a proxy)
+    /// and a `Proxy-Authorization` value.
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange_with<S>(
+        &self,
+        io: S,
+        addr: SocketAddr,
+        target: &Target,
+        uri: &str,
+        method: &Method,
+        authorization: Option<&str>,
+        proxy_authorization: Option<&str>,
+        max_bytes: usize,
+    ) -> Result<Response, FetchError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let conn_err = |what: &str, e: &hyper::Error| -> FetchError {
             if let Some(f) = tls_failure_in(e) {
                 return FetchError::Tls { addr, failure: f };
@@ -725,13 +823,16 @@ impl Fetcher {
 
         let mut builder = http::Request::builder()
             .method(method.as_str())
-            .uri(target.path.as_str())
+            .uri(uri)
             .header(http::header::HOST, host_header(target))
             .header(http::header::USER_AGENT, self.user_agent.as_str())
             .header(http::header::ACCEPT, "*/*")
             .header(http::header::CONNECTION, "close");
         if let Some(a) = authorization {
             builder = builder.header(http::header::AUTHORIZATION, a);
+        }
+        if let Some(a) = proxy_authorization {
+            builder = builder.header(http::header::PROXY_AUTHORIZATION, a);
         }
         let body = method.body().map(<[u8]>::to_vec).unwrap_or_default();
         if method.body().is_some() {
@@ -756,6 +857,7 @@ impl Fetcher {
             .filter_map(|v| v.to_str().ok())
             .map(str::to_owned)
             .collect();
+        let proxy_authenticate = headers.contains_key(http::header::PROXY_AUTHENTICATE);
         let declared = headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -780,6 +882,8 @@ impl Fetcher {
             authenticate,
             body: out,
             ip: addr.ip(),
+            proxy: None,
+            proxy_authenticate,
         })
     }
 
@@ -818,6 +922,25 @@ impl Drop for AbortOnDrop {
 }
 
 /// The User-Agent: `HTTP_User_Agent_Name` with its macros expanded, else the default.
+/// nginx answers a missing or refused client certificate with a 400 page: that is a TLS
+/// failure of the device certificate, not an HTTP answer.
+fn client_cert_refused(resp: Response, addr: SocketAddr) -> Result<Response, FetchError> {
+    if resp.status == 400 {
+        let text = String::from_utf8_lossy(&resp.body);
+        if text.contains("No required SSL certificate was sent")
+            || text.contains("The SSL certificate error")
+        {
+            return Err(FetchError::Tls {
+                addr,
+                failure: TlsFailure::ClientCertRefused(
+                    "the server answered 400: no or unacceptable client certificate".to_owned(),
+                ),
+            });
+        }
+    }
+    Ok(resp)
+}
+
 fn user_agent(profile: &Profile, identity: &DeviceIdentity) -> String {
     let configured = profile
         .effective("HTTP_User_Agent_Name")
@@ -1049,7 +1172,8 @@ fn authorization_for(
     )))
 }
 
-fn basic_authorization(uid: &str, pwd: &str) -> String {
+/// `Basic base64(uid:pwd)`.
+pub(crate) fn basic_authorization(uid: &str, pwd: &str) -> String {
     format!(
         "Basic {}",
         openssl::base64::encode_block(format!("{uid}:{pwd}").as_bytes())

@@ -1,0 +1,25 @@
+//! SIP security foundations (issue 5), sans-IO: digest authentication, the RFC 3261 §17
+//! transaction layer and stream framing.
+//!
+//! Nothing here reads a clock, opens a socket or draws from a global RNG: time comes in as an
+//! [`Instant`](std::time::Instant) argument and randomness from a [`Rng`] the caller passes.
+//! SIP messages are parsed and printed by [`message`] (a small parser of our own that keeps
+//! header order and repeated headers apart: `ezk-sip-types` 0.6 matches digest parameter
+//! names case-sensitively and prints realm/nonce unescaped); the other modules work on header
+//! values ([`digest`]), light message summaries ([`transaction`]) and raw bytes ([`framing`]).
+//!
+//! - [`digest`]: the digest client (RFC 2617/7616/8760, RFC 3261 §22) for every request a line
+//!   sends, and the verifier for the phone's own challenges (Auth INVITE, NOTIFY triggers).
+//! - [`transaction`]: client and server transactions, INVITE and non-INVITE, Timers A–K.
+//! - [`message`]: SIP messages: parse, print, the headers the phone acts on.
+//! - [`framing`]: splitting a TCP/TLS byte stream into messages by `Content-Length`, keep-alives,
+//!   and size limits for streams and datagrams.
+
+pub mod digest;
+pub mod framing;
+pub mod locate;
+pub mod message;
+pub mod register;
+pub mod transaction;
+
+pub use crate::provision::schedule::{Rng, SplitMix64};
