@@ -10,5 +10,6 @@ pub mod firewall;
 pub mod ldap;
 pub mod provision;
 pub mod proxy;
+pub mod sip;
 pub mod state;
 pub mod tls;

@@ -345,7 +345,59 @@ pub fn check_peer(
     Ok(())
 }
 
-fn reasons(stack: &ErrorStack) -> String {
+/// The client handshake on `io` (a TCP connection, or a tunnel) with `connector`, SNI `name`,
+/// within `timeout`. The host name is not checked here: call [`check_peer`] next.
+pub async fn handshake<S>(
+    connector: &SslConnector,
+    io: S,
+    name: &str,
+    timeout: Duration,
+) -> Result<tokio_openssl::SslStream<S>, TlsFailure>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let ssl = connector
+        .configure()
+        .and_then(|c| {
+            c.verify_hostname(false)
+                .use_server_name_indication(true)
+                .into_ssl(name)
+        })
+        .map_err(|e| TlsFailure::Connect(format!("TLS setup: {e}")))?;
+    let mut stream = tokio_openssl::SslStream::new(ssl, io)
+        .map_err(|e| TlsFailure::Connect(format!("TLS setup: {e}")))?;
+    match tokio::time::timeout(timeout, std::pin::Pin::new(&mut stream).connect()).await {
+        Err(_) => Err(TlsFailure::Connect(
+            "the TLS handshake timed out".to_owned(),
+        )),
+        Ok(Err(e)) => {
+            let text = match e.ssl_error() {
+                Some(stack) => reasons(stack),
+                None => e.to_string(),
+            };
+            let text = if text.is_empty() {
+                "the server closed the connection during the handshake".to_owned()
+            } else {
+                text
+            };
+            let v = stream.ssl().verify_result();
+            Err(classify(&text, Some((v.as_raw(), v.error_string()))))
+        }
+        Ok(Ok(())) => Ok(stream),
+    }
+}
+
+/// The negotiated protocol version and cipher of `ssl`, for logs and status.
+pub fn negotiated(ssl: &SslRef) -> (String, String) {
+    (
+        ssl.version_str().to_owned(),
+        ssl.current_cipher()
+            .map_or_else(|| "(none)".to_owned(), |c| c.name().to_owned()),
+    )
+}
+
+/// OpenSSL's reasons of an error stack, `; `-separated.
+pub(crate) fn reasons(stack: &ErrorStack) -> String {
     let r: Vec<String> = stack
         .errors()
         .iter()

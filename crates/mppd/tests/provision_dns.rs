@@ -7,96 +7,31 @@
 //! syslog sink receives `Resync failed` naming the host and every address tried.
 
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use mppd_testkit::dnsmasq::Dnsmasq;
 use mppd_testkit::mppd::profile_xml;
-use mppd_testkit::process::{ChildGuard, free_port, log_file, read_log, wait_for_tcp};
 use mppd_testkit::{Nginx, TestCa, Validity};
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mppd");
 const MAC: &str = "00:11:22:33:44:ab";
-const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// dnsmasq answering DNS on 127.0.0.1 only, with the given A records and nothing else (no
-/// upstream, no hosts file). Killed by its PID on drop.
-struct Dnsmasq {
-    _child: ChildGuard,
-    port: u16,
-    log: PathBuf,
-    _dir: TempDir,
-}
-
-impl Dnsmasq {
-    fn start(records: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut last = String::new();
-        for attempt in 1..=5 {
-            let port = free_port(LOCALHOST);
-            let log = dir.path().join(format!("dnsmasq-{attempt}.log"));
-            let mut cmd = Command::new("dnsmasq");
-            cmd.args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--listen-address=127.0.0.1",
-                "--bind-interfaces",
-                "--no-resolv",
-                "--no-hosts",
-                "--user=root",
-                "--pid-file=",
-                "--log-queries",
-            ])
-            .arg(format!("--port={port}"))
-            .args(
-                records
-                    .iter()
-                    .map(|(name, ip)| format!("--host-record={name},{ip}")),
-            )
-            .stdin(Stdio::null())
-            .stdout(log_file(&log))
-            .stderr(log_file(&log.with_extension("err")));
-            let mut child = ChildGuard::spawn(&mut cmd, "dnsmasq");
-            let err = log.with_extension("err");
-            let started = || read_log(&err).contains("started, version");
-            match wait_for_tcp(
-                &mut child,
-                SocketAddr::new(LOCALHOST, port),
-                Duration::from_secs(10),
-                started,
-            ) {
-                Ok(()) => {
-                    return Self {
-                        _child: child,
-                        port,
-                        log: err,
-                        _dir: dir,
-                    };
-                }
-                Err(e) => last = format!("{e}: {}", read_log(&err)),
-            }
+/// For each A query dnsmasq answered so far (`--log-queries`), the addresses in the order
+/// sent.
+fn answered(dns: &Dnsmasq) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for line in dns.log().lines() {
+        if line.contains(": query[A] ") {
+            out.push(Vec::new());
+        } else if let (Some(last), Some((_, ip))) = (out.last_mut(), line.split_once(" is ")) {
+            last.push(ip.trim().to_owned());
         }
-        panic!("dnsmasq did not start: {last}");
     }
-
-    fn nameserver(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// For each A query answered so far (`--log-queries`), the addresses in the order sent.
-    fn answers(&self) -> Vec<Vec<String>> {
-        let mut out: Vec<Vec<String>> = Vec::new();
-        for line in read_log(&self.log).lines() {
-            if line.contains(": query[A] ") {
-                out.push(Vec::new());
-            } else if let (Some(last), Some((_, ip))) = (out.last_mut(), line.split_once(" is ")) {
-                last.push(ip.trim().to_owned());
-            }
-        }
-        out
-    }
+    out
 }
 
 struct Phone {
@@ -234,7 +169,7 @@ fn assert_not_in_hosts(name: &str) {
 #[test]
 fn the_phone_reaches_the_live_address_among_dead_ones() {
     assert_not_in_hosts("prov.test");
-    let dns = Dnsmasq::start(&records());
+    let dns = Dnsmasq::with_hosts(&records());
     let ca = TestCa::new("prov ca");
     let devices = TestCa::new("device ca");
     let nginx = server(&ca, &devices);
@@ -248,13 +183,13 @@ fn the_phone_reaches_the_live_address_among_dead_ones() {
         if dead_first {
             break;
         }
-        let queries_before = dns.answers().len();
+        let queries_before = answered(&dns).len();
         let (code, stdout, stderr) = phone.provision(&dns, &url);
         let deadline = Instant::now() + Duration::from_secs(2);
-        let mut answers = dns.answers();
+        let mut answers = answered(&dns);
         while answers.len() <= queries_before && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
-            answers = dns.answers();
+            answers = answered(&dns);
         }
         let first = answers.get(queries_before).cloned().unwrap_or_default();
         assert_eq!(
@@ -276,7 +211,7 @@ fn the_phone_reaches_the_live_address_among_dead_ones() {
     assert!(
         dead_first,
         "dnsmasq never put a dead address first: {:?}",
-        dns.answers()
+        answered(&dns)
     );
     assert!(
         nginx.access_log().contains("/prov/x.xml"),
@@ -292,7 +227,7 @@ fn the_phone_reaches_the_live_address_among_dead_ones() {
 #[test]
 fn all_addresses_dead_fails_with_the_syslog_message() {
     assert_not_in_hosts("dead.test");
-    let dns = Dnsmasq::start(&records());
+    let dns = Dnsmasq::with_hosts(&records());
     let ca = TestCa::new("prov ca");
     let devices = TestCa::new("device ca");
     let nginx = server(&ca, &devices);
@@ -328,7 +263,7 @@ fn all_addresses_dead_fails_with_the_syslog_message() {
 #[test]
 fn a_name_without_a_record_fails_with_the_syslog_message() {
     assert_not_in_hosts("missing.test");
-    let dns = Dnsmasq::start(&records());
+    let dns = Dnsmasq::with_hosts(&records());
     let ca = TestCa::new("prov ca");
     let devices = TestCa::new("device ca");
     let phone = Phone::new(&ca, &devices);

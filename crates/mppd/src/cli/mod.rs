@@ -21,6 +21,7 @@ mod firewall;
 pub mod ldap;
 pub mod provision;
 pub mod proxy;
+pub mod sip;
 pub mod tls;
 
 /// Security subsystem of a multiplatform SIP desk phone, configured by cfg.xml.
@@ -70,6 +71,9 @@ pub enum Command {
     /// The HTTP proxy: which proxy (Manual, PAC file, WPAD) the phone uses for a URL.
     #[command(subcommand)]
     Proxy(proxy::ProxyCommand),
+    /// SIP: register the lines.
+    #[command(subcommand)]
+    Sip(sip::SipCommand),
     /// Search the corporate directory (LDAP, LDAPS, StartTLS).
     #[command(subcommand)]
     Ldap(ldap::LdapCommand),
@@ -264,6 +268,7 @@ fn dispatch(cli: &Cli, command: &Command) -> CmdResult {
         Command::Identity(c) => tls::identity(&state, c),
         Command::Firewall(c) => firewall::run(&state, cli.lines, c),
         Command::Proxy(c) => proxy::run(&state, c),
+        Command::Sip(c) => sip::run(&state, cli.lines, c),
         Command::Ldap(c) => ldap::run(&state, c),
         Command::Run(_) => Ok(()),
     }

@@ -36,7 +36,6 @@ pub use proxied::{MAX_PAC_BYTES, PAC_REFRESH, PAC_RETRY, ProxyDecision, ProxySta
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +49,6 @@ use mppd_config::rule::{ExpandedOptions, Scheme, Url};
 use mppd_core::provision::domains::{DomainError, RestrictedDomains};
 use mppd_core::proxy::result::ProxyChoice;
 use mppd_core::tls::{CertNames, ClientApp, ClientPolicy, client_policy};
-use openssl::error::ErrorStack;
 use openssl::hash::{MessageDigest, hash};
 use openssl::ssl::SslConnector;
 use tokio::net::{TcpStream, UdpSocket};
@@ -676,42 +674,9 @@ impl Fetcher {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
-        let tls_err = |failure| FetchError::Tls { addr, failure };
-        let ssl = self
-            .connector
-            .configure()
-            .and_then(|c| {
-                c.verify_hostname(false)
-                    .use_server_name_indication(true)
-                    .into_ssl(name)
-            })
-            .map_err(|e| tls_err(TlsFailure::Connect(format!("TLS setup: {e}"))))?;
-        let mut stream = SslStream::new(ssl, io)
-            .map_err(|e| tls_err(TlsFailure::Connect(format!("TLS setup: {e}"))))?;
-        let handshake =
-            tokio::time::timeout(self.timeouts.connect, Pin::new(&mut stream).connect());
-        match handshake.await {
-            Err(_) => Err(tls_err(TlsFailure::Connect(
-                "the TLS handshake timed out".to_owned(),
-            ))),
-            Ok(Err(e)) => {
-                let text = match e.ssl_error() {
-                    Some(stack) => reasons(stack),
-                    None => e.to_string(),
-                };
-                let text = if text.is_empty() {
-                    "the server closed the connection during the handshake".to_owned()
-                } else {
-                    text
-                };
-                let v = stream.ssl().verify_result();
-                Err(tls_err(classify(
-                    &text,
-                    Some((v.as_raw(), v.error_string())),
-                )))
-            }
-            Ok(Ok(())) => Ok(stream),
-        }
+        crate::tls::handshake(&self.connector, io, name, self.timeouts.connect)
+            .await
+            .map_err(|failure| FetchError::Tls { addr, failure })
     }
 
     /// The host name check of [`check_peer`], then the certificate-IP check (SPEC §10) with
@@ -1012,16 +977,6 @@ fn host_header(t: &Target) -> String {
     }
 }
 
-/// OpenSSL's reasons of an error stack, `; `-separated.
-fn reasons(stack: &ErrorStack) -> String {
-    let r: Vec<String> = stack
-        .errors()
-        .iter()
-        .map(|e| e.reason().unwrap_or("unknown error").to_owned())
-        .collect();
-    r.join("; ")
-}
-
 /// An error and its sources, `: `-separated.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -1312,7 +1267,11 @@ impl DigestAlg {
 
 fn hex_hash(alg: DigestAlg, data: &str) -> Result<String, FetchError> {
     let d = hash(alg.digest(), data.as_bytes()).map_err(|e| {
-        FetchError::Unsupported(format!("{} is not available: {}", alg.name(), reasons(&e)))
+        FetchError::Unsupported(format!(
+            "{} is not available: {}",
+            alg.name(),
+            crate::tls::reasons(&e)
+        ))
     })?;
     Ok(d.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -1,0 +1,108 @@
+//! `mppd sip ...` (docs/cli.md): registering the lines.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::{CmdResult, Failure, Format, print_json, profile_for};
+use crate::provision::dns::parse_nameserver;
+use crate::sip::LineSettings;
+use crate::sip::locate::SipResolver;
+use crate::sip::register::{LineOutcome, register_once};
+use crate::state::StateDir;
+
+/// `mppd sip ...`.
+#[derive(Debug, Subcommand)]
+pub enum SipCommand {
+    /// Register the lines (all enabled lines with a User_ID and a Proxy, or --line N) once and
+    /// print how each ended; exit 1 when one failed.
+    Register(RegisterArgs),
+}
+
+/// `mppd sip register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// The profile (default: the state directory's).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Only this line (1-16).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub line: Option<u8>,
+    /// Register once and exit (the only mode of this command; the daemon keeps lines
+    /// registered).
+    #[arg(long)]
+    pub once: bool,
+    /// Resolve names (A, SRV, NAPTR) with this DNS server after `/etc/hosts`.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_nameserver)]
+    pub nameserver: Option<SocketAddr>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Runs `mppd sip ...`.
+pub(super) fn run(state: &StateDir, lines: Option<u8>, cmd: &SipCommand) -> CmdResult {
+    match cmd {
+        SipCommand::Register(args) => register(state, lines, args),
+    }
+}
+
+fn register(state: &StateDir, lines: Option<u8>, args: &RegisterArgs) -> CmdResult {
+    let profile = profile_for(state, args.profile.as_deref())?;
+    let identity = state
+        .identity()
+        .map_err(|e| {
+            eprintln!("mppd: device identity: {e}");
+            Failure::Failed
+        })?
+        .identity;
+    let count = state.lines(lines);
+    let chosen: Vec<u8> = match args.line {
+        Some(n) if n > count => {
+            return Err(Failure::Usage(format!(
+                "--line {n}: the device has {count} line(s) (see --lines)"
+            )));
+        }
+        Some(n) => vec![n],
+        None => (1..=count)
+            .filter(|&n| {
+                LineSettings::from_profile(&profile, &identity, n)
+                    .map(|s| s.unusable().is_none())
+                    .unwrap_or(true)
+            })
+            .collect(),
+    };
+    if chosen.is_empty() {
+        eprintln!("mppd: no line to register: each needs Line_Enable_n_, User_ID_n_ and Proxy_n_");
+        return Err(Failure::Failed);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("mppd: cannot start the runtime: {e}");
+            Failure::Failed
+        })?;
+    let resolver = SipResolver::new(args.nameserver);
+    let outcomes: Vec<LineOutcome> = runtime.block_on(async {
+        let mut out = Vec::new();
+        for n in &chosen {
+            out.push(register_once(&profile, state, &identity, *n, &resolver).await);
+        }
+        out
+    });
+    match args.format {
+        Format::Json => print_json(&serde_json::json!({ "lines": outcomes })),
+        Format::Text => {
+            for o in &outcomes {
+                println!("line {}: {}", o.line, o.summary);
+            }
+        }
+    }
+    if outcomes.iter().all(|o| o.registered) {
+        Ok(())
+    } else {
+        Err(Failure::Failed)
+    }
+}

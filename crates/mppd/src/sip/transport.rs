@@ -1,0 +1,223 @@
+//! SIP transports (issue 5 item 2): UDP (a socket on the line's `SIP_Port_n_`, connected to
+//! the registrar), TCP and TLS (a connection from an ephemeral port; TLS with the SIP policy of
+//! the line: minimum version, cipher list, trust store, device certificate, and the host name
+//! check unless `TLS_Name_Validate_n_` is No). Reads are bounded: datagrams and stream frames
+//! by [`FrameLimits`], messages by [`Message::parse`]'s limits.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use mppd_core::sip::framing::{Datagram, Frame, FrameLimits, StreamFramer, datagram};
+use mppd_core::sip::locate::Transport;
+use mppd_core::sip::message::Message;
+use mppd_core::tls::ClientPolicy;
+use openssl::ssl::SslConnector;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_openssl::SslStream;
+
+use super::locate::Target;
+use crate::tls::{TlsFailure, check_peer, handshake, negotiated};
+
+/// How long a TCP connection or TLS handshake may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The TLS side of a line: its connector and policy.
+pub struct TlsSetup {
+    /// The connector (trust store, device certificate, versions, ciphers).
+    pub connector: SslConnector,
+    /// The policy (whether the host name is checked).
+    pub policy: ClientPolicy,
+}
+
+impl std::fmt::Debug for TlsSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSetup")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// A socket, bind or TCP connect failure.
+    Io(String),
+    /// The TLS handshake or a check after it failed.
+    Tls(TlsFailure),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(m) => f.write_str(m),
+            Self::Tls(t) => write!(f, "TLS: {t}"),
+        }
+    }
+}
+
+enum Io {
+    Udp(UdpSocket),
+    Tcp(TcpStream),
+    Tls(Box<SslStream<TcpStream>>),
+}
+
+/// One connection to a SIP peer.
+pub struct Connection {
+    io: Io,
+    framer: StreamFramer,
+    limits: FrameLimits,
+    buf: Vec<u8>,
+    /// The transport.
+    pub transport: Transport,
+    /// The local address (`host:port` of Via and Contact).
+    pub local: SocketAddr,
+    /// The peer.
+    pub peer: SocketAddr,
+    /// For TLS: the negotiated version and cipher.
+    pub tls: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("transport", &self.transport)
+            .field("local", &self.local)
+            .field("peer", &self.peer)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Opens a connection to `target`; UDP binds `local_port` (the line's `SIP_Port_n_`,
+    /// named `port_name` in errors).
+    pub async fn open(
+        target: &Target,
+        local_port: u16,
+        port_name: &str,
+        tls: Option<&TlsSetup>,
+    ) -> Result<Self, ConnectError> {
+        let io_err = |what: String| ConnectError::Io(what);
+        let limits = FrameLimits::default();
+        let unspecified = match target.addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let (io, local, tls_info) = match target.transport {
+            Transport::Udp => {
+                let bind = SocketAddr::new(unspecified, local_port);
+                let sock = UdpSocket::bind(bind)
+                    .await
+                    .map_err(|e| io_err(format!("cannot bind UDP {bind} ({port_name}): {e}")))?;
+                sock.connect(target.addr)
+                    .await
+                    .map_err(|e| io_err(format!("UDP to {}: {e}", target.addr)))?;
+                let local = sock
+                    .local_addr()
+                    .map_err(|e| io_err(format!("UDP local address: {e}")))?;
+                (Io::Udp(sock), local, None)
+            }
+            Transport::Tcp | Transport::Tls => {
+                let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target.addr))
+                    .await
+                    .map_err(|_| io_err(format!("TCP to {}: connection timed out", target.addr)))?
+                    .map_err(|e| io_err(format!("TCP to {}: {e}", target.addr)))?;
+                let local = tcp
+                    .local_addr()
+                    .map_err(|e| io_err(format!("TCP local address: {e}")))?;
+                if target.transport == Transport::Tcp {
+                    (Io::Tcp(tcp), local, None)
+                } else {
+                    let setup =
+                        tls.ok_or_else(|| io_err("TLS transport without a TLS setup".to_owned()))?;
+                    let stream = handshake(&setup.connector, tcp, &target.name, CONNECT_TIMEOUT)
+                        .await
+                        .map_err(ConnectError::Tls)?;
+                    let mut names_only = setup.policy.clone();
+                    names_only.cert_ip_check = false;
+                    check_peer(stream.ssl(), &names_only, &target.name, target.addr.ip())
+                        .map_err(ConnectError::Tls)?;
+                    let info = negotiated(stream.ssl());
+                    (Io::Tls(Box::new(stream)), local, Some(info))
+                }
+            }
+        };
+        Ok(Self {
+            io,
+            framer: StreamFramer::new(limits),
+            limits,
+            buf: vec![0; 16 * 1024],
+            transport: target.transport,
+            local,
+            peer: target.addr,
+            tls: tls_info,
+        })
+    }
+
+    /// Whether the transport is reliable (no retransmissions).
+    pub fn reliable(&self) -> bool {
+        self.transport != Transport::Udp
+    }
+
+    /// Sends one message.
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let r = match &mut self.io {
+            Io::Udp(s) => s.send(bytes).await.map(drop),
+            Io::Tcp(s) => s.write_all(bytes).await,
+            Io::Tls(s) => s.write_all(bytes).await,
+        };
+        r.map_err(|e| format!("sending to {} over {}: {e}", self.peer, self.transport))
+    }
+
+    /// The next message received. Cancel-safe: nothing read is lost when the future is
+    /// dropped. A malformed datagram is skipped (logged); a malformed stream ends it.
+    pub async fn recv(&mut self) -> Result<Message, String> {
+        loop {
+            if let Io::Udp(s) = &self.io {
+                let n = s
+                    .recv(&mut self.buf)
+                    .await
+                    .map_err(|e| format!("receiving from {} over UDP: {e}", self.peer))?;
+                match datagram(&self.buf[..n], &self.limits) {
+                    Ok(Datagram::Message(bytes)) => match Message::parse(bytes) {
+                        Ok(m) => return Ok(m),
+                        Err(e) => tracing::warn!("sip: dropped a datagram from {}: {e}", self.peer),
+                    },
+                    Ok(Datagram::KeepAlive) => {}
+                    Err(e) => tracing::warn!("sip: dropped a datagram from {}: {e}", self.peer),
+                }
+                continue;
+            }
+            match self.framer.next_frame() {
+                Ok(Some(Frame::Message(bytes))) => {
+                    return Message::parse(&bytes)
+                        .map_err(|e| format!("bad message from {}: {e}", self.peer));
+                }
+                Ok(Some(Frame::Ping)) => {
+                    self.send(b"\r\n").await?;
+                    continue;
+                }
+                Ok(Some(Frame::Pong)) => continue,
+                Ok(None) => {}
+                Err(e) => return Err(format!("bad stream from {}: {e}", self.peer)),
+            }
+            let room = self.framer.room().min(self.buf.len());
+            if room == 0 {
+                return Err(format!("bad stream from {}: message too large", self.peer));
+            }
+            let n = match &mut self.io {
+                Io::Tcp(s) => s.read(&mut self.buf[..room]).await,
+                Io::Tls(s) => s.read(&mut self.buf[..room]).await,
+                Io::Udp(_) => Ok(0),
+            }
+            .map_err(|e| format!("receiving from {}: {e}", self.peer))?;
+            if n == 0 {
+                return Err(format!("{} closed the connection", self.peer));
+            }
+            self.framer
+                .push(&self.buf[..n])
+                .map_err(|e| format!("bad stream from {}: {e}", self.peer))?;
+        }
+    }
+}
