@@ -29,6 +29,7 @@ use tracing::{error, info, warn};
 use crate::cli::{Failure, Format, for_log};
 use crate::firewall::{Driver, FirewallMode};
 use crate::provision::driver::Driver as ProvisionDriver;
+use crate::sip::agents::SipAgents;
 use crate::state::StateDir;
 
 /// Where the profile in force came from.
@@ -132,7 +133,7 @@ fn log_enforcement(p: &Profile, lines: u8) {
             tls_name_validate = %v(&name("TLS_Name_Validate")),
             auth_invite = %v(&name("Auth_INVITE")),
             rfc8760 = %v(&name("Auth_Support_RFC8760")),
-            "sip line settings (not registered by this build)"
+            "sip line settings"
         );
     }
     info!(
@@ -275,6 +276,8 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
     // Provisioning on the resync schedule (SPEC §11, mpp-provisioning §3.1).
     let mut provision = ProvisionDriver::new(&loaded.profile);
     let device = identity.identity.clone();
+    // The SIP lines that can register (none on the embedded default).
+    let mut sip = SipAgents::start(&loaded.profile, &state, &device, lines);
     let status = Arc::new(Mutex::new(Status {
         started,
         generation: 1,
@@ -290,6 +293,7 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
             _ = hup.recv() => {
                 if let Some(p) = reload(&state, lines, &status) {
                     provision.reconfigure(&p);
+                    sip.restart(&p, &state, &device, lines);
                 }
             }
             _ = sleep_until_opt(provision.wakeup()) => {
@@ -305,6 +309,7 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
                     && let Some(p) = reload(&state, lines, &status)
                 {
                     provision.reconfigure(&p);
+                    sip.restart(&p, &state, &device, lines);
                 }
             }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
@@ -315,6 +320,7 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
                         let s = status.lock().map_err(|_| "status lock poisoned".to_owned())?;
                         let mut v = status_json(&s);
                         v["provisioning"] = provision.status_json();
+                        v["sip"] = sip.status_json();
                         v.to_string()
                     };
                     tokio::spawn(async move {

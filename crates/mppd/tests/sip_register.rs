@@ -224,3 +224,77 @@ fn a_tls_1_1_only_registrar_needs_tls_min_version_1_1() {
     assert_eq!(code, 0, "{stdout}\n{stderr}\n{}", k.log());
     assert!(stdout.contains("(TLSv1.1 "), "{stdout}");
 }
+
+/// `mppd run` keeps the line registered over TLS and its status shows it (issue 5 item 8).
+#[test]
+fn the_daemon_registers_the_line_and_reports_it() {
+    let ca = TestCa::new("mppd sip test CA");
+    let (cert, key) = server_cert(&ca, &["sip.mppd.test"], &[LOCALHOST]);
+    let k = Kamailio::builder()
+        .algorithm("SHA-256")
+        .tls(&cert, &key)
+        .start();
+    let outbound = format!("127.0.0.1:{}", k.tls_port());
+    let phone = Phone::new(
+        &ca,
+        "TLS",
+        &outbound,
+        DEFAULT_PASSWORD,
+        &[
+            ("Auth_Support_RFC8760_1_", "Yes"),
+            ("Register_Expires_1_", "60"),
+        ],
+    );
+    let _daemon = Daemon(
+        Command::new(BIN)
+            .arg("--state-dir")
+            .arg(&phone.state)
+            .arg("run")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let line = loop {
+        let out = Command::new(BIN)
+            .arg("--state-dir")
+            .arg(&phone.state)
+            .args(["status", "--format", "json"])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let l = v["sip"]["lines"][0].clone();
+            if l["state"] == "registered" {
+                break l;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not register the line: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            k.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(line["line"], 1, "{line}");
+    assert_eq!(line["detail"]["transport"], "TLS", "{line}");
+    assert_eq!(line["detail"]["algorithm"], "SHA-256", "{line}");
+    assert_eq!(line["detail"]["expires"], 60, "{line}");
+    // The refresh is due at half the expiry.
+    let next = line["next_in_seconds"].as_u64().unwrap();
+    assert!((25..=30).contains(&next), "{line}");
+    k.wait_log("MPPD-REGISTERED");
+}
+
+/// The daemon, killed by its PID when the test ends (also on failure).
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -3,6 +3,7 @@
 //! OpenSSL TLS policy) and the drivers that move bytes for the sans-IO cores of
 //! [`mppd_core::sip`].
 
+pub mod agents;
 pub mod locate;
 pub mod register;
 pub mod transport;

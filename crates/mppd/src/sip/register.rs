@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mppd_config::Profile;
@@ -117,19 +118,9 @@ pub async fn register_once(
         Ok(t) => t,
         Err(e) => return LineOutcome::failed(line, e),
     };
-    let tls = if targets.iter().any(|t| t.transport == Transport::Tls) {
-        let policy = client_policy(profile, ClientApp::Sip { line });
-        match crate::tls::connector(&policy, state) {
-            Ok((connector, warnings)) => {
-                for w in warnings {
-                    tracing::warn!("sip line {line}: {w}");
-                }
-                Some(TlsSetup { connector, policy })
-            }
-            Err(e) => return LineOutcome::failed(line, format!("TLS setup: {e}")),
-        }
-    } else {
-        None
+    let tls = match tls_setup(profile, state, line, &targets) {
+        Ok(t) => t,
+        Err(o) => return *o,
     };
     let timers = TimerConfig::from_profile(profile).unwrap_or_default();
     let mut failures = Vec::new();
@@ -153,7 +144,7 @@ pub async fn register_once(
                 continue;
             }
         };
-        let outcome = run_registration(conn, &settings, &domain, target, timers).await;
+        let outcome = run_line(conn, &settings, &domain, target, timers, None).await;
         if outcome.registered || outcome.code.is_some() {
             return outcome;
         }
@@ -162,13 +153,168 @@ pub async fn register_once(
     LineOutcome::failed(line, failures.join("; "))
 }
 
-/// One registration attempt on an open connection, until registered or failed.
-async fn run_registration(
+/// The per-line status the daemon shows (`mppd status`: `sip.lines`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineStatus {
+    /// The line.
+    pub line: u8,
+    /// `registering`, `registered` or `failed`.
+    pub state: &'static str,
+    /// What happened last, as `mppd sip register` prints it.
+    pub summary: String,
+    /// Seconds until the next REGISTER (refresh or retry).
+    pub next_in_seconds: Option<u64>,
+    /// The last outcome's details.
+    pub detail: LineOutcome,
+}
+
+/// The SIP part of the daemon's status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SipStatus {
+    /// One entry per line the daemon registers.
+    pub lines: Vec<LineStatus>,
+}
+
+impl SipStatus {
+    fn set(&mut self, s: LineStatus) {
+        match self.lines.iter_mut().find(|l| l.line == s.line) {
+            Some(l) => *l = s,
+            None => {
+                self.lines.push(s);
+                self.lines.sort_by_key(|l| l.line);
+            }
+        }
+    }
+}
+
+/// Shared between the line agents and the status socket.
+pub type SharedSipStatus = Arc<Mutex<SipStatus>>;
+
+/// Keeps `line` registered until the task is aborted: locate, connect, register, refresh,
+/// retry after failures (`Reg_Retry_Intvl`, `Reg_Retry_Long_Intvl`), reconnect when a stream
+/// breaks; the status is kept in `status`.
+pub async fn keep_registered(
+    profile: Profile,
+    state: StateDir,
+    identity: DeviceIdentity,
+    line: u8,
+    resolver: SipResolver,
+    status: SharedSipStatus,
+) {
+    let publish = |s: LineStatus| {
+        if let Ok(mut st) = status.lock() {
+            st.set(s);
+        }
+    };
+    loop {
+        let settings = match LineSettings::from_profile(&profile, &identity, line) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("sip line {line}: {e}");
+                publish(LineStatus {
+                    line,
+                    state: "failed",
+                    summary: e.clone(),
+                    next_in_seconds: None,
+                    detail: LineOutcome::failed(line, e),
+                });
+                return;
+            }
+        };
+        let retry = settings.retry;
+        let outcome = match connect_line(&profile, &state, &settings, &resolver).await {
+            Ok((conn, domain, target, timers)) => {
+                run_line(conn, &settings, &domain, &target, timers, Some(&status)).await
+            }
+            Err(o) => o,
+        };
+        tracing::warn!(
+            "sip line {line}: {}; next try in {}s",
+            outcome.summary,
+            retry.as_secs()
+        );
+        publish(LineStatus {
+            line,
+            state: "failed",
+            summary: outcome.summary.clone(),
+            next_in_seconds: Some(retry.as_secs()),
+            detail: outcome,
+        });
+        tokio::time::sleep(retry).await;
+    }
+}
+
+/// The line's TLS connector, when a target is TLS.
+fn tls_setup(
+    profile: &Profile,
+    state: &StateDir,
+    line: u8,
+    targets: &[Target],
+) -> Result<Option<TlsSetup>, Box<LineOutcome>> {
+    if !targets.iter().any(|t| t.transport == Transport::Tls) {
+        return Ok(None);
+    }
+    let policy = client_policy(profile, ClientApp::Sip { line });
+    let (connector, warnings) = crate::tls::connector(&policy, state)
+        .map_err(|e| Box::new(LineOutcome::failed(line, format!("TLS setup: {e}"))))?;
+    for w in warnings {
+        tracing::warn!("sip line {line}: {w}");
+    }
+    Ok(Some(TlsSetup { connector, policy }))
+}
+
+/// Locates the registrar and opens the first target that connects.
+async fn connect_line(
+    profile: &Profile,
+    state: &StateDir,
+    settings: &LineSettings,
+    resolver: &SipResolver,
+) -> Result<(Connection, String, Target, TimerConfig), LineOutcome> {
+    let line = settings.line;
+    if let Some(why) = settings.unusable() {
+        return Err(LineOutcome::failed(line, why));
+    }
+    let Some(proxy) = settings.outbound.as_ref().or(settings.proxy.as_ref()) else {
+        return Err(LineOutcome::failed(
+            line,
+            format!("Proxy_{line}_ is empty: no registrar"),
+        ));
+    };
+    let domain = settings
+        .proxy
+        .as_ref()
+        .map_or_else(String::new, |p| p.domain().to_owned());
+    let targets = locate(resolver, proxy, settings.transport, settings.use_srv)
+        .await
+        .map_err(|e| LineOutcome::failed(line, e))?;
+    let tls = tls_setup(profile, state, line, &targets).map_err(|o| *o)?;
+    let timers = TimerConfig::from_profile(profile).unwrap_or_default();
+    let mut failures = Vec::new();
+    for target in targets {
+        match Connection::open(
+            &target,
+            settings.local_port,
+            &format!("SIP_Port_{line}_"),
+            tls.as_ref(),
+        )
+        .await
+        {
+            Ok(c) => return Ok((c, domain, target, timers)),
+            Err(e) => failures.push(format!("{} {}: {e}", target.transport, target.addr)),
+        }
+    }
+    Err(LineOutcome::failed(line, failures.join("; ")))
+}
+
+/// Registers on an open connection: until registered or failed (`status` `None`), or for as
+/// long as the connection works (`status` given: refreshes and retries, the status updated).
+async fn run_line(
     mut conn: Connection,
     settings: &LineSettings,
     domain: &str,
     target: &Target,
     timers: TimerConfig,
+    status: Option<&SharedSipStatus>,
 ) -> LineOutcome {
     let mut rng = OsRng;
     let local = match conn.local {
@@ -206,6 +352,8 @@ async fn run_registration(
     outcome.located_by = Some(target.how.clone());
     outcome.tls = conn.tls.as_ref().map(|(v, c)| format!("{v} {c}"));
     let mut pending: Option<Message> = None;
+    // The state last published, so that each change is logged and published once.
+    let mut published: Option<(bool, Option<u16>, String)> = None;
     loop {
         let now = Instant::now();
         if pending.is_none() {
@@ -222,9 +370,11 @@ async fn run_registration(
                 Err(e) => reg.handle_failure(now, format!("REGISTER: {e}")),
             }
         }
+        let mut broken = None;
         while let Some(t) = layer.poll_transmit() {
             if let Err(e) = conn.send(&t.bytes).await {
-                reg.handle_failure(Instant::now(), e);
+                reg.handle_failure(Instant::now(), e.clone());
+                broken = Some(e);
             }
         }
         while let Some(ev) = layer.poll_event() {
@@ -241,12 +391,12 @@ async fn run_registration(
                 Event::Terminated { .. } => {}
             }
         }
+        outcome.algorithm = reg.algorithm().map(|a| a.name().to_owned());
+        outcome.code = reg.last_response().map(|(c, _)| c);
         match reg.state() {
             RegState::Registered { expires, .. } => {
                 outcome.registered = true;
                 outcome.expires = Some(*expires);
-                outcome.algorithm = reg.algorithm().map(|a| a.name().to_owned());
-                outcome.code = reg.last_response().map(|(c, _)| c);
                 let mut s = format!(
                     "registered {} via {} {}",
                     outcome.aor.as_deref().unwrap_or(""),
@@ -264,48 +414,119 @@ async fn run_registration(
                 }
                 let _ = write!(s, ", expires {expires} s");
                 outcome.summary = s;
-                return outcome;
             }
             RegState::Failed { reason, code } => {
+                outcome.registered = false;
                 outcome.code = *code;
-                outcome.algorithm = reg.algorithm().map(|a| a.name().to_owned());
                 outcome.summary = format!("failed via {} {}: {reason}", conn.transport, conn.peer);
-                return outcome;
             }
             RegState::Idle | RegState::Registering => {}
         }
-        let deadline = [layer.poll_timeout(), reg.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(TokioInstant::from_std(d)).await,
-                None => std::future::pending::<()>().await,
+        let settled = matches!(
+            reg.state(),
+            RegState::Registered { .. } | RegState::Failed { .. }
+        );
+        let Some(shared) = status else {
+            if settled {
+                return outcome;
             }
+            // One attempt: a broken connection ends it too.
+            if let Some(e) = broken {
+                outcome.summary = e;
+                return outcome;
+            }
+            if !wait_and_handle(&mut conn, &mut layer, &mut reg, &mut pending, &mut rng).await {
+                continue;
+            }
+            continue;
         };
-        tokio::select! {
-            received = conn.recv() => match received {
-                Ok(msg) => {
-                    let now = Instant::now();
-                    if msg.code().is_some() {
-                        let Ok(info) = msg.response_info() else { continue };
-                        if let ResponseDisposition::Deliver { .. } =
-                            layer.handle_response(now, &info, || Vec::new().into())
-                        {
-                            pending = reg.handle_response(now, &msg, &mut rng);
-                        }
-                    } else if msg.method().is_some_and(|m| m != "ACK") {
-                        // Requests to a line that is only registering: OPTIONS keep-alives
-                        // get 200, anything else 501 (calls are handled by the daemon).
-                        let code = if msg.method() == Some("OPTIONS") { (200, "OK") } else { (501, "Not Implemented") };
-                        let reply = msg.reply(code.0, code.1, Some("mppd"));
-                        let _ = conn.send(&reply.to_bytes()).await;
-                    }
+        if settled {
+            let key = (outcome.registered, outcome.code, outcome.summary.clone());
+            if published.as_ref() != Some(&key) {
+                if outcome.registered {
+                    tracing::info!("sip line {}: {}", settings.line, outcome.summary);
+                } else {
+                    tracing::warn!("sip line {}: {}", settings.line, outcome.summary);
                 }
-                Err(e) => reg.handle_failure(Instant::now(), e),
-            },
-            () = sleep => layer.handle_timeout(Instant::now()),
+                published = Some(key);
+            }
+            if let Ok(mut st) = shared.lock() {
+                st.set(LineStatus {
+                    line: settings.line,
+                    state: if outcome.registered {
+                        "registered"
+                    } else {
+                        "failed"
+                    },
+                    summary: outcome.summary.clone(),
+                    next_in_seconds: reg
+                        .poll_timeout()
+                        .map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
+                    detail: outcome.clone(),
+                });
+            }
+        }
+        if broken.is_some() && conn.reliable() {
+            return outcome;
+        }
+        if !wait_and_handle(&mut conn, &mut layer, &mut reg, &mut pending, &mut rng).await
+            && conn.reliable()
+        {
+            // The stream broke: reconnect.
+            return outcome;
+        }
+    }
+}
+
+/// Waits for the next message or deadline and handles it. `false` when receiving failed.
+async fn wait_and_handle(
+    conn: &mut Connection,
+    layer: &mut TransactionLayer<()>,
+    reg: &mut Registration,
+    pending: &mut Option<Message>,
+    rng: &mut OsRng,
+) -> bool {
+    let deadline = [layer.poll_timeout(), reg.poll_timeout()]
+        .into_iter()
+        .flatten()
+        .min();
+    let sleep = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(TokioInstant::from_std(d)).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        received = conn.recv() => match received {
+            Ok((msg, from)) => {
+                let now = Instant::now();
+                if msg.code().is_some() {
+                    let Ok(info) = msg.response_info() else { return true };
+                    if let ResponseDisposition::Deliver { .. } =
+                        layer.handle_response(now, &info, || Vec::new().into())
+                    {
+                        *pending = reg.handle_response(now, &msg, rng);
+                    }
+                } else if msg.method().is_some_and(|m| m != "ACK") {
+                    // OPTIONS keep-alives get 200; calls are not handled yet: 501.
+                    let (code, reason) = if msg.method() == Some("OPTIONS") {
+                        (200, "OK")
+                    } else {
+                        (501, "Not Implemented")
+                    };
+                    let reply = msg.reply(code, reason, Some("mppd"));
+                    let _ = conn.send_to(from, &reply.to_bytes()).await;
+                }
+                true
+            }
+            Err(e) => {
+                reg.handle_failure(Instant::now(), e);
+                false
+            }
+        },
+        () = sleep => {
+            layer.handle_timeout(Instant::now());
+            true
         }
     }
 }

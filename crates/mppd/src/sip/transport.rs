@@ -110,12 +110,15 @@ impl Connection {
                 let sock = UdpSocket::bind(bind)
                     .await
                     .map_err(|e| io_err(format!("cannot bind UDP {bind} ({port_name}): {e}")))?;
-                sock.connect(target.addr)
+                // The socket stays unconnected (it also takes requests from other peers); the
+                // local address towards the target is the one a connected probe gets.
+                let port = sock
+                    .local_addr()
+                    .map_err(|e| io_err(format!("UDP local address: {e}")))?
+                    .port();
+                let local = local_towards(SocketAddr::new(bind.ip(), port), target.addr)
                     .await
                     .map_err(|e| io_err(format!("UDP to {}: {e}", target.addr)))?;
-                let local = sock
-                    .local_addr()
-                    .map_err(|e| io_err(format!("UDP local address: {e}")))?;
                 (Io::Udp(sock), local, None)
             }
             Transport::Tcp | Transport::Tls => {
@@ -160,38 +163,46 @@ impl Connection {
         self.transport != Transport::Udp
     }
 
-    /// Sends one message.
+    /// Sends one message to the peer.
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let peer = self.peer;
+        self.send_to(peer, bytes).await
+    }
+
+    /// Sends one message to `to` (UDP; a stream goes to its peer whatever `to` says).
+    pub async fn send_to(&mut self, to: SocketAddr, bytes: &[u8]) -> Result<(), String> {
         let r = match &mut self.io {
-            Io::Udp(s) => s.send(bytes).await.map(drop),
+            Io::Udp(s) => s.send_to(bytes, to).await.map(drop),
             Io::Tcp(s) => s.write_all(bytes).await,
             Io::Tls(s) => s.write_all(bytes).await,
         };
-        r.map_err(|e| format!("sending to {} over {}: {e}", self.peer, self.transport))
+        r.map_err(|e| format!("sending to {to} over {}: {e}", self.transport))
     }
 
-    /// The next message received. Cancel-safe: nothing read is lost when the future is
-    /// dropped. A malformed datagram is skipped (logged); a malformed stream ends it.
-    pub async fn recv(&mut self) -> Result<Message, String> {
+    /// The next message received and its source. Cancel-safe: nothing read is lost when the
+    /// future is dropped. A malformed datagram is skipped (logged); a malformed stream ends
+    /// it.
+    pub async fn recv(&mut self) -> Result<(Message, SocketAddr), String> {
         loop {
             if let Io::Udp(s) = &self.io {
-                let n = s
-                    .recv(&mut self.buf)
+                let (n, from) = s
+                    .recv_from(&mut self.buf)
                     .await
-                    .map_err(|e| format!("receiving from {} over UDP: {e}", self.peer))?;
+                    .map_err(|e| format!("receiving over UDP: {e}"))?;
                 match datagram(&self.buf[..n], &self.limits) {
                     Ok(Datagram::Message(bytes)) => match Message::parse(bytes) {
-                        Ok(m) => return Ok(m),
-                        Err(e) => tracing::warn!("sip: dropped a datagram from {}: {e}", self.peer),
+                        Ok(m) => return Ok((m, from)),
+                        Err(e) => tracing::warn!("sip: dropped a datagram from {from}: {e}"),
                     },
                     Ok(Datagram::KeepAlive) => {}
-                    Err(e) => tracing::warn!("sip: dropped a datagram from {}: {e}", self.peer),
+                    Err(e) => tracing::warn!("sip: dropped a datagram from {from}: {e}"),
                 }
                 continue;
             }
             match self.framer.next_frame() {
                 Ok(Some(Frame::Message(bytes))) => {
                     return Message::parse(&bytes)
+                        .map(|m| (m, self.peer))
                         .map_err(|e| format!("bad message from {}: {e}", self.peer));
                 }
                 Ok(Some(Frame::Ping)) => {
@@ -220,4 +231,12 @@ impl Connection {
                 .map_err(|e| format!("bad stream from {}: {e}", self.peer))?;
         }
     }
+}
+
+/// The local address a UDP socket bound to `bind` uses towards `peer` (a connected probe
+/// socket on an ephemeral port: connecting UDP sends nothing), with `bind`'s port.
+async fn local_towards(bind: SocketAddr, peer: SocketAddr) -> std::io::Result<SocketAddr> {
+    let probe = UdpSocket::bind(SocketAddr::new(bind.ip(), 0)).await?;
+    probe.connect(peer).await?;
+    Ok(SocketAddr::new(probe.local_addr()?.ip(), bind.port()))
 }

@@ -1,0 +1,99 @@
+//! The daemon's SIP side: one task per line that keeps it registered (SPEC §3, §8; issue 5
+//! item 8). Lines without `User_ID_n_` or `Proxy_n_` (the embedded default has none) get no
+//! task: `mppd run` then sends no SIP at all.
+
+use std::sync::{Arc, Mutex};
+
+use mppd_config::Profile;
+use mppd_config::identity::DeviceIdentity;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::LineSettings;
+use super::locate::SipResolver;
+use super::register::{SharedSipStatus, SipStatus, keep_registered};
+use crate::state::StateDir;
+
+/// The line agents of the daemon.
+#[derive(Debug)]
+pub struct SipAgents {
+    tasks: Vec<JoinHandle<()>>,
+    status: SharedSipStatus,
+}
+
+impl SipAgents {
+    /// Starts an agent for each line of `profile` that can register.
+    pub fn start(
+        profile: &Profile,
+        state: &StateDir,
+        identity: &DeviceIdentity,
+        lines: u8,
+    ) -> Self {
+        let mut agents = Self {
+            tasks: Vec::new(),
+            status: Arc::new(Mutex::new(SipStatus::default())),
+        };
+        agents.spawn(profile, state, identity, lines);
+        agents
+    }
+
+    fn spawn(&mut self, profile: &Profile, state: &StateDir, identity: &DeviceIdentity, lines: u8) {
+        for line in 1..=lines {
+            match LineSettings::from_profile(profile, identity, line) {
+                Ok(s) if s.unusable().is_none() => {
+                    tracing::info!("sip line {line}: registering");
+                    self.tasks.push(tokio::spawn(keep_registered(
+                        profile.clone(),
+                        state.clone(),
+                        identity.clone(),
+                        line,
+                        SipResolver::new(None),
+                        Arc::clone(&self.status),
+                    )));
+                }
+                Ok(s) => {
+                    if let Some(why) = s.unusable() {
+                        tracing::debug!("sip line {line}: {why}");
+                    }
+                }
+                Err(e) => tracing::warn!("sip line {line}: {e}"),
+            }
+        }
+    }
+
+    /// Stops every agent and starts them again on `profile` (after a reload).
+    pub fn restart(
+        &mut self,
+        profile: &Profile,
+        state: &StateDir,
+        identity: &DeviceIdentity,
+        lines: u8,
+    ) {
+        self.stop();
+        if let Ok(mut s) = self.status.lock() {
+            *s = SipStatus::default();
+        }
+        self.spawn(profile, state, identity, lines);
+    }
+
+    fn stop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+
+    /// The `sip` part of the status.
+    pub fn status_json(&self) -> Value {
+        self.status
+            .lock()
+            .ok()
+            .and_then(|s| serde_json::to_value(&*s).ok())
+            .unwrap_or(Value::Null)
+    }
+}
+
+impl Drop for SipAgents {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
