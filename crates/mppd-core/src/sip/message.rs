@@ -13,8 +13,9 @@ use super::transaction::{RequestInfo, ResponseInfo};
 
 /// The most headers one message may carry.
 pub const MAX_HEADERS: usize = 128;
-/// The longest header line (after unfolding).
-pub const MAX_HEADER_LINE: usize = 8 * 1024;
+/// The longest header line (after unfolding): a registrar's 200 lists every binding of the
+/// address of record in one `Contact` line.
+pub const MAX_HEADER_LINE: usize = 16 * 1024;
 
 /// The start line.
 #[derive(Debug, Clone, PartialEq, Eq)]

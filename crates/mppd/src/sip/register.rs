@@ -71,6 +71,9 @@ pub struct LineOutcome {
     pub expires: Option<u32>,
     /// The last final status code.
     pub code: Option<u16>,
+    /// From the first REGISTER sent to the final answer, in microseconds (connection set-up
+    /// and TLS handshake not included).
+    pub exchange_us: Option<u64>,
 }
 
 impl LineOutcome {
@@ -87,6 +90,7 @@ impl LineOutcome {
             algorithm: None,
             expires: None,
             code: None,
+            exchange_us: None,
         }
     }
 }
@@ -317,9 +321,12 @@ async fn run_line(
     status: Option<&SharedSipStatus>,
 ) -> LineOutcome {
     let mut rng = OsRng;
+    // Via and Contact name the line's own SIP port (`SIP_Port_n_`), also over TCP and TLS
+    // whose connections leave from an ephemeral port: the binding stays the same from one
+    // connection to the next, and responses follow the connection (rport) anyway.
     let local = match conn.local {
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), settings.local_port),
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), settings.local_port),
     };
     let cfg = RegisterConfig {
         line: settings.line,
@@ -352,6 +359,7 @@ async fn run_line(
     outcome.located_by = Some(target.how.clone());
     outcome.tls = conn.tls.as_ref().map(|(v, c)| format!("{v} {c}"));
     let mut pending: Option<Message> = None;
+    let mut first_sent: Option<Instant> = None;
     // The state last published, so that each change is logged and published once.
     let mut published: Option<(bool, Option<u16>, String)> = None;
     loop {
@@ -360,6 +368,7 @@ async fn run_line(
             pending = reg.poll_register(now, &mut rng);
         }
         if let Some(msg) = pending.take() {
+            first_sent.get_or_insert(now);
             let bytes = msg.to_bytes();
             match msg.request_info() {
                 Ok(info) => {
@@ -426,6 +435,9 @@ async fn run_line(
             reg.state(),
             RegState::Registered { .. } | RegState::Failed { .. }
         );
+        if settled && let Some(t0) = first_sent.take() {
+            outcome.exchange_us = Some(u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX));
+        }
         let Some(shared) = status else {
             if settled {
                 return outcome;

@@ -126,6 +126,10 @@ impl Connection {
                     .await
                     .map_err(|_| io_err(format!("TCP to {}: connection timed out", target.addr)))?
                     .map_err(|e| io_err(format!("TCP to {}: {e}", target.addr)))?;
+                // SIP messages are small writes answered at once: Nagle's algorithm would hold
+                // the second REGISTER back until the server's delayed ACK (about 40 ms).
+                tcp.set_nodelay(true)
+                    .map_err(|e| io_err(format!("TCP_NODELAY: {e}")))?;
                 let local = tcp
                     .local_addr()
                     .map_err(|e| io_err(format!("TCP local address: {e}")))?;
