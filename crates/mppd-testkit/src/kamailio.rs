@@ -18,10 +18,19 @@
 //!   realm="<domain>", nonce="...", qop="auth", algorithm=<MD5|SHA-256>` (`www_challenge("$td",
 //!   "1")`; the realm is the To domain). kamailio 5.6 sends one challenge per 401.
 //! - `REGISTER` with credentials of another user name, or with a wrong response:
-//!   `403 Forbidden` (never a new 401, so a client cannot loop). A stale or unknown nonce
-//!   (`pv_www_authenticate` codes -4, -6) is challenged again with a 401.
+//!   `403 Forbidden` (never a new 401, so a client cannot loop). An expired nonce
+//!   (`pv_www_authenticate` -4; -6 "reused" cannot happen as nonce counting is off) is
+//!   challenged again with a 401; a nonce kamailio never issued gives -1, hence 403.
+//! - kamailio verifies the response with its configured algorithm and does not look at the
+//!   `algorithm=` the client states: a SHA-256 response labelled `algorithm=MD5` registers.
+//!   Which algorithm the client claims is only in the logged `Authorization` header.
 //! - the right credentials: `save("location")` (usrloc in memory, `db_mode` 0) and the
-//!   registrar's `200 OK` with the bound `Contact;expires=N`.
+//!   registrar's `200 OK` with the bound `Contact;expires=N`. Over TCP and TLS the binding
+//!   records where the REGISTER came from (`fix_nated_register`), so requests to that user go
+//!   back over the client's own connection (kept for `tcp_connection_lifetime` 3605 s): the
+//!   client needs no listening TCP/TLS socket; the 200's Contact then reads
+//!   `<...>;expires=300;received="sip:IP:PORT;transport=tcp"`. Over UDP requests go to the
+//!   Contact address.
 //! - `INVITE` (and any other out-of-dialog request but `REGISTER`/`OPTIONS`) to a registered
 //!   user: `lookup("location")` + `t_relay()`; to an unknown user: `404 Not Found`. Requests
 //!   within a dialog, `ACK` and `CANCEL` are relayed statelessly of routing (`t_relay()`). No
@@ -153,6 +162,7 @@ impl KamailioBuilder {
              children=1\n\
              tcp_children=1\n\
              auto_aliases=no\n\
+             tcp_connection_lifetime=3605\n\
              alias=\"{domain}\"\n\
              server_header=\"Server: kamailio (mppd-testkit)\"\n\
              mpath=\"{MODULES}/\"\n",
@@ -163,14 +173,28 @@ impl KamailioBuilder {
         }
         c.push('\n');
         for m in [
-            "kex", "corex", "tm", "sl", "pv", "maxfwd", "textops", "siputils", "xlog", "sanity",
-            "usrloc", "registrar", "auth",
+            "kex",
+            "corex",
+            "tm",
+            "sl",
+            "pv",
+            "maxfwd",
+            "textops",
+            "siputils",
+            "xlog",
+            "sanity",
+            "usrloc",
+            "registrar",
+            "auth",
+            "nathelper",
         ] {
             let _ = writeln!(c, "loadmodule \"{m}.so\"");
         }
         let _ = write!(
             c,
             "\nmodparam(\"usrloc\", \"db_mode\", 0)\n\
+             modparam(\"nathelper\", \"received_avp\", \"$avp(RECEIVED)\")\n\
+             modparam(\"registrar\", \"received_avp\", \"$avp(RECEIVED)\")\n\
              modparam(\"auth\", \"algorithm\", \"{}\")\n",
             self.algorithm
         );
@@ -254,6 +278,10 @@ route[REGISTER] {{
         exit;
     }}
     consume_credentials();
+    if ($pr != "udp") {{
+        # Requests to this contact go back over the client's own connection.
+        fix_nated_register();
+    }}
     if (!save("location")) {{
         sl_reply_error();
         exit;

@@ -9,11 +9,26 @@
 //! those texts. Each message in the message log is preceded by a line of dashes and a
 //! direction line (`UDP message received [N] bytes :`, `TCP message sent (N bytes):`).
 //!
+//! Every run has `-default_behaviors all,-bye`: an aborted call is not followed by a BYE,
+//! unexpected messages still abort it.
+//!
 //! SIPp's exit status: 0 when every call succeeded, 1 when a call failed (an unexpected
 //! message, e.g. a `403` where the scenario waits for `200`, or a timeout with
 //! `-timeout_error`), 97 after an internal `stop_now`, 99 when no call was processed, 255 on
 //! a fatal error, 254 when it could not bind its socket (then [`SippBuilder::start`] retries
 //! with another port). SIPp's `[authentication]` and `verifyauth` do MD5 only.
+//!
+//! Sockets: the SIP socket and the media sockets (`-mp` .. `-mp`+3) are bound to 127.0.0.1,
+//! each on a free port; SIPp 3.6.1 binds its UDP remote-control socket (`-cp`, a free port
+//! here) to 0.0.0.0 and has no option to bind it elsewhere or to turn it off.
+//!
+//! Facts about this SIPp the scenarios rely on: a `[key]` used in a scenario must be given
+//! with `-key` (SIPp refuses to start otherwise); a variable assigned by `<ereg>` must be
+//! referenced twice (`<Reference variables="..."/>`); `<pause milliseconds>` takes no
+//! keyword; `[field0]` is not expanded inside `[authentication username=... password=...]`
+//! (use [`SippBuilder::credentials`]); the digest `uri` of `[authentication]` is
+//! `sip:REMOTE_IP:REMOTE_PORT` unless `-auth_uri` is given; over TCP, a request that arrives
+//! before SIPp answered the previous one (pipelined) is an unexpected message.
 //!
 //! Processes are killed by PID (SIGTERM, then SIGKILL) when dropped; their temporary
 //! directories are removed.
@@ -126,8 +141,9 @@ impl SippBuilder {
     }
 
     /// `-inf FILE` with one `SEQUENTIAL` line holding `fields`: the scenario reads them as
-    /// `[field0]`, `[field1]`, ... (e.g. `[authentication username=[field0]
-    /// password=[field1]]`). Fields must not contain `;`.
+    /// `[field0]`, `[field1]`, ... in message text (SIPp 3.6.1 does not expand them inside
+    /// `[authentication ...]`: use [`credentials`](Self::credentials)). Fields must not
+    /// contain `;`.
     pub fn inject(mut self, fields: &[&str]) -> Self {
         let mut csv = String::from("SEQUENTIAL\n");
         for f in fields {
@@ -167,8 +183,8 @@ impl SippBuilder {
         let timeout_s = self.timeout.as_secs().max(1);
         let mut last = String::new();
         for attempt in 1..=PORT_ATTEMPTS {
-            // SIPp binds the media ports -mp .. -mp+3 (RTP, RTCP, video) and the control
-            // socket -cp, on 0.0.0.0 (no option binds it elsewhere).
+            // SIPp binds the media ports -mp .. -mp+3 (RTP, RTCP, video) on -mi and the
+            // control socket -cp on 0.0.0.0: none may collide (SIPp exits with 254).
             let port = free_udp_tcp_port();
             let media = free_udp_range(4, &[port]);
             let control = free_udp_range(1, &[port, media, media + 1, media + 2, media + 3]);
@@ -188,6 +204,8 @@ impl SippBuilder {
                 .args(["-t", self.transport.flag()])
                 .args(["-m", &self.calls.to_string()])
                 .args(["-timeout", &format!("{timeout_s}s"), "-timeout_error"])
+                // No BYE for an aborted call (a refused REGISTER is not a dialog).
+                .args(["-default_behaviors", "all,-bye"])
                 .args(["-nostdin", "-trace_msg", "-trace_err"])
                 .arg("-message_file")
                 .arg(&messages)

@@ -14,12 +14,18 @@
 //! - [`message`]: SIP messages: parse, print, the headers the phone acts on.
 //! - [`framing`]: splitting a TCP/TLS byte stream into messages by `Content-Length`, keep-alives,
 //!   and size limits for streams and datagrams.
+//! - [`call`]: incoming calls (Auth INVITE) and outgoing calls, one INVITE dialog each.
+//! - [`sdp`]: minimal SDP offer/answer for one audio stream, SDES keys for SRTP.
+//! - [`mediasec`]: the media-plane security agreement (RFC 3329 + mediasec) of a line.
 
+pub mod call;
 pub mod digest;
 pub mod framing;
 pub mod locate;
+pub mod mediasec;
 pub mod message;
 pub mod register;
+pub mod sdp;
 pub mod transaction;
 
 pub use crate::provision::schedule::{Rng, SplitMix64};
