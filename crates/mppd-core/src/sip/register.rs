@@ -312,6 +312,19 @@ impl Registration {
         }
     }
 
+    /// Whether a REGISTER is on its way (sent, no final answer yet).
+    pub fn in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Sends the next REGISTER at once after a failure (a 494 whose security agreement the
+    /// shell has just taken: RFC 3329 §2.3.1). Nothing happens otherwise.
+    pub fn retry_now(&mut self, now: Instant) {
+        if matches!(self.state, RegState::Failed { .. }) && self.in_flight.is_none() {
+            self.next_at = Some(now);
+        }
+    }
+
     /// The REGISTER in flight got no final answer (a transaction timeout, a transport error
     /// or a TLS failure): `reason` says which.
     pub fn handle_failure(&mut self, now: Instant, reason: String) {

@@ -9,7 +9,7 @@ use super::{CmdResult, Failure, Format, print_json, profile_for};
 use crate::provision::dns::parse_nameserver;
 use crate::sip::LineSettings;
 use crate::sip::locate::SipResolver;
-use crate::sip::register::{LineOutcome, register_once};
+use crate::sip::register::{LineOutcome, call_once, register_once};
 use crate::state::StateDir;
 
 /// `mppd sip ...`.
@@ -18,6 +18,31 @@ pub enum SipCommand {
     /// Register the lines (all enabled lines with a User_ID and a Proxy, or --line N) once and
     /// print how each ended; exit 1 when one failed.
     Register(RegisterArgs),
+    /// Place one call through the line's (outbound) proxy: INVITE with an SDP offer, digest,
+    /// ACK, then BYE after --hangup-after; exit 1 when it was not established.
+    Call(CallArgs),
+}
+
+/// `mppd sip call`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The profile (default: the state directory's).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// The line (1-16).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub line: u8,
+    /// Hang up this many seconds after the call is established.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    pub hangup_after: u64,
+    /// Resolve names (A, SRV, NAPTR) with this DNS server after `/etc/hosts`.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_nameserver)]
+    pub nameserver: Option<SocketAddr>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Whom to call: `1002`, `bob@example.com` or a `sip:` URI.
+    pub target: String,
 }
 
 /// `mppd sip register`.
@@ -45,6 +70,62 @@ pub struct RegisterArgs {
 pub(super) fn run(state: &StateDir, lines: Option<u8>, cmd: &SipCommand) -> CmdResult {
     match cmd {
         SipCommand::Register(args) => register(state, lines, args),
+        SipCommand::Call(args) => call(state, args),
+    }
+}
+
+fn call(state: &StateDir, args: &CallArgs) -> CmdResult {
+    let profile = profile_for(state, args.profile.as_deref())?;
+    let identity = state
+        .identity()
+        .map_err(|e| {
+            eprintln!("mppd: device identity: {e}");
+            Failure::Failed
+        })?
+        .identity;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("mppd: cannot start the runtime: {e}");
+            Failure::Failed
+        })?;
+    let resolver = SipResolver::new(args.nameserver);
+    let outcome = runtime.block_on(call_once(
+        &profile,
+        state,
+        &identity,
+        args.line,
+        &args.target,
+        std::time::Duration::from_secs(args.hangup_after),
+        &resolver,
+    ));
+    match args.format {
+        Format::Json => print_json(&serde_json::json!(outcome)),
+        Format::Text => {
+            for e in &outcome.events {
+                let mut line = format!("call {}: {}", e.remote, e.state);
+                if let Some(r) = &e.reason {
+                    line.push_str(": ");
+                    line.push_str(r);
+                }
+                if let Some(a) = &e.algorithm {
+                    line.push_str(&format!(" (digest {a})"));
+                }
+                if e.secure_media {
+                    line.push_str(" (SRTP)");
+                }
+                println!("{line}");
+            }
+            if let Some(e) = &outcome.error {
+                println!("call failed: {e}");
+            }
+        }
+    }
+    if outcome.established {
+        Ok(())
+    } else {
+        Err(Failure::Failed)
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`mppd_core::sip`].
 
 pub mod agents;
+pub mod calls;
 pub mod locate;
 pub mod register;
 pub mod transport;
@@ -15,6 +16,9 @@ use mppd_config::identity::DeviceIdentity;
 use mppd_config::macros::{MacroContext, MacroScope, expand};
 use mppd_core::sip::digest::{Credentials, DigestPolicy, max_auth_from_profile};
 use mppd_core::sip::locate::{ProxyValue, TransportSetting};
+use mppd_core::sip::mediasec::MediaSecPolicy;
+use mppd_core::sip::sdp::RtpPortRange;
+use mppd_core::sip::transaction::TimerConfig;
 
 /// A line's SIP settings, as the profile gives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,14 @@ pub struct LineSettings {
     pub max_auth: u32,
     /// `SIP_User_Agent_Name`, macros expanded.
     pub user_agent: String,
+    /// `Auth_INVITE_n_`.
+    pub auth_invite: bool,
+    /// `MediaSec_Request_n_`, `MediaSec_Over_TLS_Only_n_`.
+    pub mediasec: MediaSecPolicy,
+    /// `RTP_Port_Min`..`RTP_Port_Max`.
+    pub rtp_ports: RtpPortRange,
+    /// `SIP_T1`, `SIP_T2`, `SIP_T4`.
+    pub timers: TimerConfig,
 }
 
 impl LineSettings {
@@ -111,6 +123,10 @@ impl LineSettings {
             } else {
                 user_agent
             },
+            auth_invite: yes(get("Auth_INVITE")),
+            mediasec: MediaSecPolicy::from_profile(profile, line),
+            rtp_ports: RtpPortRange::from_profile(profile),
+            timers: TimerConfig::from_profile(profile).unwrap_or_default(),
         })
     }
 

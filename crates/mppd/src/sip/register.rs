@@ -10,18 +10,22 @@ use std::time::Instant;
 use mppd_config::Profile;
 use mppd_config::identity::DeviceIdentity;
 use mppd_core::provision::schedule::Rng;
+use mppd_core::sip::call::{AnswerPolicy, IncomingConfig, LineConfig};
 use mppd_core::sip::digest::DigestClient;
+use mppd_core::sip::digest::{Verifier, VerifierConfig};
 use mppd_core::sip::locate::Transport;
+use mppd_core::sip::mediasec::{MediaSecState, Update};
 use mppd_core::sip::message::Message;
 use mppd_core::sip::register::{RegState, RegisterConfig, Registration};
 use mppd_core::sip::transaction::{
-    Event, ResponseDisposition, TimerConfig, TransactionConfig, TransactionLayer,
+    Event, RequestDisposition, ResponseDisposition, TransactionConfig, TransactionLayer,
 };
 use mppd_core::tls::{ClientApp, client_policy};
 use serde::Serialize;
 use tokio::time::Instant as TokioInstant;
 
 use super::LineSettings;
+use super::calls::{CallRecord, Calls, Direct};
 use super::locate::{SipResolver, Target, locate};
 use super::transport::{ConnectError, Connection, TlsSetup};
 use crate::state::StateDir;
@@ -126,7 +130,6 @@ pub async fn register_once(
         Ok(t) => t,
         Err(o) => return *o,
     };
-    let timers = TimerConfig::from_profile(profile).unwrap_or_default();
     let mut failures = Vec::new();
     for target in &targets {
         let conn = match Connection::open(
@@ -148,7 +151,7 @@ pub async fn register_once(
                 continue;
             }
         };
-        let outcome = run_line(conn, &settings, &domain, target, timers, None).await;
+        let outcome = run_line(conn, &settings, &domain, target, None).await;
         if outcome.registered || outcome.code.is_some() {
             return outcome;
         }
@@ -170,6 +173,8 @@ pub struct LineStatus {
     pub next_in_seconds: Option<u64>,
     /// The last outcome's details.
     pub detail: LineOutcome,
+    /// The line's latest call events (incoming and outgoing), oldest first.
+    pub calls: Vec<CallRecord>,
 }
 
 /// The SIP part of the daemon's status.
@@ -221,14 +226,15 @@ pub async fn keep_registered(
                     summary: e.clone(),
                     next_in_seconds: None,
                     detail: LineOutcome::failed(line, e),
+                    calls: Vec::new(),
                 });
                 return;
             }
         };
         let retry = settings.retry;
         let outcome = match connect_line(&profile, &state, &settings, &resolver).await {
-            Ok((conn, domain, target, timers)) => {
-                run_line(conn, &settings, &domain, &target, timers, Some(&status)).await
+            Ok((conn, domain, target)) => {
+                run_line(conn, &settings, &domain, &target, Some(&status)).await
             }
             Err(o) => o,
         };
@@ -243,6 +249,7 @@ pub async fn keep_registered(
             summary: outcome.summary.clone(),
             next_in_seconds: Some(retry.as_secs()),
             detail: outcome,
+            calls: Vec::new(),
         });
         tokio::time::sleep(retry).await;
     }
@@ -273,7 +280,7 @@ async fn connect_line(
     state: &StateDir,
     settings: &LineSettings,
     resolver: &SipResolver,
-) -> Result<(Connection, String, Target, TimerConfig), LineOutcome> {
+) -> Result<(Connection, String, Target), LineOutcome> {
     let line = settings.line;
     if let Some(why) = settings.unusable() {
         return Err(LineOutcome::failed(line, why));
@@ -292,7 +299,6 @@ async fn connect_line(
         .await
         .map_err(|e| LineOutcome::failed(line, e))?;
     let tls = tls_setup(profile, state, line, &targets).map_err(|o| *o)?;
-    let timers = TimerConfig::from_profile(profile).unwrap_or_default();
     let mut failures = Vec::new();
     for target in targets {
         match Connection::open(
@@ -303,114 +309,291 @@ async fn connect_line(
         )
         .await
         {
-            Ok(c) => return Ok((c, domain, target, timers)),
+            Ok(c) => return Ok((c, domain, target)),
             Err(e) => failures.push(format!("{} {}: {e}", target.transport, target.addr)),
         }
     }
     Err(LineOutcome::failed(line, failures.join("; ")))
 }
 
+/// One line on one open connection: its registration, transactions, calls and mediasec.
+struct LineRun {
+    conn: Connection,
+    layer: TransactionLayer<SocketAddr>,
+    reg: Registration,
+    mediasec: MediaSecState,
+    calls: Calls,
+    pending: Option<Message>,
+    rng: OsRng,
+    first_sent: Option<Instant>,
+    /// 503s to send for requests the transaction table had no room for.
+    overloaded: Vec<Direct>,
+    /// Whether the line registers (not for `mppd sip call`).
+    registers: bool,
+}
+
+impl LineRun {
+    fn new(conn: Connection, settings: &LineSettings, domain: &str) -> Self {
+        let mut rng = OsRng;
+        // Via and Contact name the line's own SIP port (`SIP_Port_n_`), also over TCP and TLS
+        // whose connections leave from an ephemeral port: the binding stays the same from one
+        // connection to the next, and responses follow the connection (rport) anyway.
+        let local = match conn.local {
+            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), settings.local_port),
+            SocketAddr::V4(a) => format!("{}:{}", a.ip(), settings.local_port),
+        };
+        let transport = conn.transport.via();
+        let cfg = RegisterConfig {
+            line: settings.line,
+            user: settings.user.clone(),
+            display_name: settings.display_name.clone(),
+            domain: domain.to_owned(),
+            expires: settings.expires,
+            transport,
+            local: local.clone(),
+            user_agent: settings.user_agent.clone(),
+            retry: settings.retry,
+            long_retry: settings.long_retry,
+            extra_headers: Vec::new(),
+        };
+        let digest = DigestClient::new(
+            settings.credentials.clone(),
+            settings.digest,
+            settings.max_auth,
+        );
+        let reg = Registration::new(cfg, digest, &mut rng, Instant::now());
+        let mediasec = MediaSecState::new(settings.mediasec, transport);
+        if let Some(why) = mediasec.inactive_reason() {
+            tracing::info!(
+                "sip line {}: mediasec not requested: {why:?}",
+                settings.line
+            );
+        }
+        let incoming = IncomingConfig {
+            line: LineConfig {
+                line: settings.line,
+                user: settings.user.clone(),
+                display_name: settings.display_name.clone(),
+                domain: domain.to_owned(),
+                transport,
+                local,
+                user_agent: settings.user_agent.clone(),
+                media_address: conn.local.ip(),
+                rtp_ports: settings.rtp_ports,
+                timers: settings.timers,
+                mediasec_headers: Vec::new(),
+                secure_media: false,
+            },
+            auth_invite: settings.auth_invite,
+            credentials: settings.credentials.clone(),
+            answer: AnswerPolicy::default(),
+            require_srtp: false,
+        };
+        let verifier = Verifier::new(
+            VerifierConfig::new(domain, settings.digest),
+            Instant::now(),
+            &mut rng,
+        );
+        Self {
+            layer: TransactionLayer::new(TransactionConfig {
+                timers: settings.timers,
+                ..TransactionConfig::default()
+            }),
+            conn,
+            reg,
+            mediasec,
+            calls: Calls::new(Some(incoming), verifier),
+            pending: None,
+            rng,
+            first_sent: None,
+            overloaded: Vec::new(),
+            registers: true,
+        }
+    }
+
+    /// Sends what is due; returns a send error (the connection is broken).
+    async fn flush(&mut self) -> Option<String> {
+        let now = Instant::now();
+        if self.pending.is_none() && self.registers {
+            self.pending = self.reg.poll_register(now, &mut self.rng);
+        }
+        if let Some(mut msg) = self.pending.take() {
+            self.mediasec.apply(&mut msg);
+            self.first_sent.get_or_insert(now);
+            let bytes = msg.to_bytes();
+            let peer = self.conn.peer;
+            match msg.request_info() {
+                Ok(info) => {
+                    if let Err(e) = self.layer.send_request(
+                        now,
+                        &info,
+                        self.conn.reliable(),
+                        peer,
+                        bytes.into(),
+                    ) {
+                        self.reg.handle_failure(now, format!("transaction: {e:?}"));
+                    }
+                }
+                Err(e) => self.reg.handle_failure(now, format!("REGISTER: {e}")),
+            }
+        }
+        let reliable = self.conn.reliable();
+        let mut direct = self.calls.drain(now, &mut self.layer, reliable);
+        direct.append(&mut self.overloaded);
+        let mut broken = None;
+        for (to, bytes) in direct {
+            if let Err(e) = self.conn.send_to(to, &bytes).await {
+                broken = Some(e);
+            }
+        }
+        while let Some(t) = self.layer.poll_transmit() {
+            if let Err(e) = self.conn.send_to(t.dest, &t.bytes).await {
+                self.reg.handle_failure(Instant::now(), e.clone());
+                broken = Some(e);
+            }
+        }
+        while let Some(ev) = self.layer.poll_event() {
+            match ev {
+                Event::Timeout { timer, .. } => {
+                    let why = format!("no answer from {} ({timer:?})", self.conn.peer);
+                    if self.reg.in_flight() {
+                        self.reg.handle_failure(Instant::now(), why);
+                    } else {
+                        self.calls.on_failure(Instant::now(), &why);
+                    }
+                }
+                Event::TransportError { .. } => {
+                    let why = format!("transport error to {}", self.conn.peer);
+                    self.reg.handle_failure(Instant::now(), why);
+                }
+                Event::Terminated { .. } => {}
+            }
+        }
+        broken
+    }
+
+    /// Waits for the next message or deadline and handles it. `false` when receiving failed.
+    async fn wait(&mut self) -> bool {
+        let deadline = [
+            self.layer.poll_timeout(),
+            self.reg.poll_timeout().filter(|_| self.registers),
+            self.calls.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(TokioInstant::from_std(d)).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            received = self.conn.recv() => match received {
+                Ok((msg, from)) => {
+                    self.handle(&msg, from);
+                    true
+                }
+                Err(e) => {
+                    self.reg.handle_failure(Instant::now(), e);
+                    false
+                }
+            },
+            () = sleep => {
+                let now = Instant::now();
+                self.layer.handle_timeout(now);
+                self.calls.handle_timeout(now, &mut self.rng);
+                true
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: &Message, from: SocketAddr) {
+        let now = Instant::now();
+        if msg.code().is_some() {
+            let Ok(info) = msg.response_info() else {
+                return;
+            };
+            let invite = info.cseq_method == "INVITE";
+            let delivered = match self.layer.handle_response(now, &info, || Vec::new().into()) {
+                ResponseDisposition::Deliver { .. } => true,
+                // A re-sent 2xx to INVITE: the call ACKs it again.
+                ResponseDisposition::Stray => invite && (200..300).contains(&info.status),
+                ResponseDisposition::Absorbed { .. } => false,
+            };
+            if !delivered {
+                return;
+            }
+            if self.reg.matches(msg) {
+                if msg.code().is_some_and(|c| c >= 200) {
+                    let update = self.mediasec.on_response(msg);
+                    match &update {
+                        Update::Ignored(why) => {
+                            tracing::warn!("sip: Security-Server ignored: {why:?}");
+                        }
+                        Update::ServerList { negotiated } => {
+                            tracing::info!("sip: mediasec agreed (SRTP: {negotiated})");
+                        }
+                        _ => {}
+                    }
+                    self.pending = self.reg.handle_response(now, msg, &mut self.rng);
+                    if msg.code() == Some(494) && matches!(update, Update::ServerList { .. }) {
+                        self.reg.retry_now(now);
+                    }
+                }
+            } else {
+                self.calls.on_response(now, msg, &mut self.rng);
+            }
+            return;
+        }
+        let Ok(info) = msg.request_info() else { return };
+        let reliable = self.conn.reliable();
+        let tx = match self.layer.handle_request(now, &info, reliable, from) {
+            RequestDisposition::New { tx } => Some(tx),
+            RequestDisposition::Stray => None,
+            RequestDisposition::Absorbed { .. } => return,
+            RequestDisposition::Overloaded => {
+                let r = msg.reply(503, "Service Unavailable", Some("mppd"));
+                self.overloaded.push((from, r.to_bytes()));
+                return;
+            }
+        };
+        let in_use: Vec<u16> = Vec::new();
+        self.calls
+            .on_request(now, msg, from, tx, &mut self.layer, &mut self.rng, &in_use);
+    }
+}
+
 /// Registers on an open connection: until registered or failed (`status` `None`), or for as
 /// long as the connection works (`status` given: refreshes and retries, the status updated).
 async fn run_line(
-    mut conn: Connection,
+    conn: Connection,
     settings: &LineSettings,
     domain: &str,
     target: &Target,
-    timers: TimerConfig,
     status: Option<&SharedSipStatus>,
 ) -> LineOutcome {
-    let mut rng = OsRng;
-    // Via and Contact name the line's own SIP port (`SIP_Port_n_`), also over TCP and TLS
-    // whose connections leave from an ephemeral port: the binding stays the same from one
-    // connection to the next, and responses follow the connection (rport) anyway.
-    let local = match conn.local {
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), settings.local_port),
-        SocketAddr::V4(a) => format!("{}:{}", a.ip(), settings.local_port),
-    };
-    let cfg = RegisterConfig {
-        line: settings.line,
-        user: settings.user.clone(),
-        display_name: settings.display_name.clone(),
-        domain: domain.to_owned(),
-        expires: settings.expires,
-        transport: conn.transport.via(),
-        local,
-        user_agent: settings.user_agent.clone(),
-        retry: settings.retry,
-        long_retry: settings.long_retry,
-        extra_headers: Vec::new(),
-    };
-    let digest = DigestClient::new(
-        settings.credentials.clone(),
-        settings.digest,
-        settings.max_auth,
-    );
-    let mut reg = Registration::new(cfg, digest, &mut rng, Instant::now());
-    let mut layer: TransactionLayer<()> = TransactionLayer::new(TransactionConfig {
-        timers,
-        ..TransactionConfig::default()
-    });
-    let reliable = conn.reliable();
     let mut outcome = LineOutcome::failed(settings.line, String::new());
     outcome.aor = Some(format!("sip:{}@{domain}", settings.user));
     outcome.transport = Some(conn.transport.via().to_owned());
     outcome.server = Some(conn.peer);
     outcome.located_by = Some(target.how.clone());
     outcome.tls = conn.tls.as_ref().map(|(v, c)| format!("{v} {c}"));
-    let mut pending: Option<Message> = None;
-    let mut first_sent: Option<Instant> = None;
-    // The state last published, so that each change is logged and published once.
+    let mut run = LineRun::new(conn, settings, domain);
+    // The state last published, so that each change is logged once.
     let mut published: Option<(bool, Option<u16>, String)> = None;
     loop {
-        let now = Instant::now();
-        if pending.is_none() {
-            pending = reg.poll_register(now, &mut rng);
-        }
-        if let Some(msg) = pending.take() {
-            first_sent.get_or_insert(now);
-            let bytes = msg.to_bytes();
-            match msg.request_info() {
-                Ok(info) => {
-                    if let Err(e) = layer.send_request(now, &info, reliable, (), bytes.into()) {
-                        reg.handle_failure(now, format!("transaction: {e:?}"));
-                    }
-                }
-                Err(e) => reg.handle_failure(now, format!("REGISTER: {e}")),
-            }
-        }
-        let mut broken = None;
-        while let Some(t) = layer.poll_transmit() {
-            if let Err(e) = conn.send(&t.bytes).await {
-                reg.handle_failure(Instant::now(), e.clone());
-                broken = Some(e);
-            }
-        }
-        while let Some(ev) = layer.poll_event() {
-            match ev {
-                Event::Timeout { timer, .. } => {
-                    reg.handle_failure(
-                        Instant::now(),
-                        format!("no answer from {} ({timer:?})", conn.peer),
-                    );
-                }
-                Event::TransportError { .. } => {
-                    reg.handle_failure(Instant::now(), format!("transport error to {}", conn.peer));
-                }
-                Event::Terminated { .. } => {}
-            }
-        }
-        outcome.algorithm = reg.algorithm().map(|a| a.name().to_owned());
-        outcome.code = reg.last_response().map(|(c, _)| c);
-        match reg.state() {
+        let broken = run.flush().await;
+        let (transport, peer) = (run.conn.transport, run.conn.peer);
+        outcome.algorithm = run.reg.algorithm().map(|a| a.name().to_owned());
+        outcome.code = run.reg.last_response().map(|(c, _)| c);
+        match run.reg.state() {
             RegState::Registered { expires, .. } => {
                 outcome.registered = true;
                 outcome.expires = Some(*expires);
                 let mut s = format!(
-                    "registered {} via {} {}",
-                    outcome.aor.as_deref().unwrap_or(""),
-                    conn.transport,
-                    conn.peer
+                    "registered {} via {transport} {peer}",
+                    outcome.aor.as_deref().unwrap_or("")
                 );
                 if let Some(t) = &outcome.tls {
                     let _ = write!(s, " ({t})");
@@ -422,34 +605,42 @@ async fn run_line(
                     None => s.push_str(", no challenge"),
                 }
                 let _ = write!(s, ", expires {expires} s");
+                if run.mediasec.negotiated() {
+                    s.push_str(", mediasec (SRTP)");
+                }
                 outcome.summary = s;
             }
             RegState::Failed { reason, code } => {
                 outcome.registered = false;
                 outcome.code = *code;
-                outcome.summary = format!("failed via {} {}: {reason}", conn.transport, conn.peer);
+                outcome.summary = format!("failed via {transport} {peer}: {reason}");
             }
             RegState::Idle | RegState::Registering => {}
         }
         let settled = matches!(
-            reg.state(),
+            run.reg.state(),
             RegState::Registered { .. } | RegState::Failed { .. }
         );
-        if settled && let Some(t0) = first_sent.take() {
+        if settled
+            && run.pending.is_none()
+            && !run.reg.in_flight()
+            && let Some(t0) = run.first_sent.take()
+        {
             outcome.exchange_us = Some(u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX));
         }
         let Some(shared) = status else {
-            if settled {
+            if settled
+                && !run.reg.in_flight()
+                && run.pending.is_none()
+                && run.reg.poll_timeout().is_some_and(|t| t > Instant::now())
+            {
                 return outcome;
             }
-            // One attempt: a broken connection ends it too.
             if let Some(e) = broken {
                 outcome.summary = e;
                 return outcome;
             }
-            if !wait_and_handle(&mut conn, &mut layer, &mut reg, &mut pending, &mut rng).await {
-                continue;
-            }
+            run.wait().await;
             continue;
         };
         if settled {
@@ -462,83 +653,116 @@ async fn run_line(
                 }
                 published = Some(key);
             }
-            if let Ok(mut st) = shared.lock() {
-                st.set(LineStatus {
-                    line: settings.line,
-                    state: if outcome.registered {
-                        "registered"
-                    } else {
-                        "failed"
-                    },
-                    summary: outcome.summary.clone(),
-                    next_in_seconds: reg
-                        .poll_timeout()
-                        .map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
-                    detail: outcome.clone(),
-                });
-            }
         }
-        if broken.is_some() && conn.reliable() {
+        if let Ok(mut st) = shared.lock() {
+            st.set(LineStatus {
+                line: settings.line,
+                state: match run.reg.state() {
+                    RegState::Registered { .. } => "registered",
+                    RegState::Failed { .. } => "failed",
+                    RegState::Idle | RegState::Registering => "registering",
+                },
+                summary: outcome.summary.clone(),
+                next_in_seconds: run
+                    .reg
+                    .poll_timeout()
+                    .map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
+                detail: outcome.clone(),
+                calls: run.calls.events().cloned().collect(),
+            });
+        }
+        if broken.is_some() && run.conn.reliable() {
             return outcome;
         }
-        if !wait_and_handle(&mut conn, &mut layer, &mut reg, &mut pending, &mut rng).await
-            && conn.reliable()
-        {
+        if !run.wait().await && run.conn.reliable() {
             // The stream broke: reconnect.
             return outcome;
         }
     }
 }
 
-/// Waits for the next message or deadline and handles it. `false` when receiving failed.
-async fn wait_and_handle(
-    conn: &mut Connection,
-    layer: &mut TransactionLayer<()>,
-    reg: &mut Registration,
-    pending: &mut Option<Message>,
-    rng: &mut OsRng,
-) -> bool {
-    let deadline = [layer.poll_timeout(), reg.poll_timeout()]
-        .into_iter()
-        .flatten()
-        .min();
-    let sleep = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(TokioInstant::from_std(d)).await,
-            None => std::future::pending::<()>().await,
-        }
+/// How `mppd sip call` ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallOutcome {
+    /// Whether the call was established (answered and acknowledged).
+    pub established: bool,
+    /// The call's events, in order.
+    pub events: Vec<CallRecord>,
+    /// Why the call could not start, when it did not.
+    pub error: Option<String>,
+}
+
+/// Places one call on `line` to `target` through the line's outbound proxy or proxy, without
+/// registering: INVITE with an SDP offer, digest answers to 401/407, ACK, and BYE after
+/// `hangup_after` (or when the other side hangs up).
+pub async fn call_once(
+    profile: &Profile,
+    state: &StateDir,
+    identity: &DeviceIdentity,
+    line: u8,
+    target: &str,
+    hangup_after: std::time::Duration,
+    resolver: &SipResolver,
+) -> CallOutcome {
+    let fail = |e: String| CallOutcome {
+        established: false,
+        events: Vec::new(),
+        error: Some(e),
     };
-    tokio::select! {
-        received = conn.recv() => match received {
-            Ok((msg, from)) => {
-                let now = Instant::now();
-                if msg.code().is_some() {
-                    let Ok(info) = msg.response_info() else { return true };
-                    if let ResponseDisposition::Deliver { .. } =
-                        layer.handle_response(now, &info, || Vec::new().into())
-                    {
-                        *pending = reg.handle_response(now, &msg, rng);
-                    }
-                } else if msg.method().is_some_and(|m| m != "ACK") {
-                    // OPTIONS keep-alives get 200; calls are not handled yet: 501.
-                    let (code, reason) = if msg.method() == Some("OPTIONS") {
-                        (200, "OK")
-                    } else {
-                        (501, "Not Implemented")
-                    };
-                    let reply = msg.reply(code, reason, Some("mppd"));
-                    let _ = conn.send_to(from, &reply.to_bytes()).await;
-                }
-                true
-            }
-            Err(e) => {
-                reg.handle_failure(Instant::now(), e);
-                false
-            }
-        },
-        () = sleep => {
-            layer.handle_timeout(Instant::now());
-            true
+    let settings = match LineSettings::from_profile(profile, identity, line) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let (conn, domain, _) = match connect_line(profile, state, &settings, resolver).await {
+        Ok(c) => c,
+        Err(o) => return fail(o.summary),
+    };
+    let peer = conn.peer;
+    let mut run = LineRun::new(conn, &settings, &domain);
+    run.registers = false;
+    let Some(cfg) = run.calls.incoming_line() else {
+        return fail("the line has no call settings".to_owned());
+    };
+    let digest = DigestClient::new(
+        settings.credentials.clone(),
+        settings.digest,
+        settings.max_auth,
+    );
+    let call = match mppd_core::sip::call::OutgoingCall::new(
+        Instant::now(),
+        target,
+        cfg,
+        digest,
+        Some(hangup_after),
+        &mut run.rng,
+        &[],
+    ) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot call {target:?}: {e}")),
+    };
+    run.calls.add_outgoing(call, peer);
+    loop {
+        if let Some(e) = run.flush().await {
+            return CallOutcome {
+                established: false,
+                events: run.calls.events().cloned().collect(),
+                error: Some(e),
+            };
+        }
+        if run.calls.is_empty() {
+            let events: Vec<CallRecord> = run.calls.events().cloned().collect();
+            return CallOutcome {
+                established: events.iter().any(|e| e.state == "established"),
+                events,
+                error: None,
+            };
+        }
+        if !run.wait().await && run.conn.reliable() {
+            return CallOutcome {
+                established: false,
+                events: run.calls.events().cloned().collect(),
+                error: Some(format!("the connection to {peer} broke")),
+            };
         }
     }
 }
