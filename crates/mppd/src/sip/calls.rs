@@ -144,6 +144,15 @@ impl Calls {
         self.config.as_ref().map(|c| c.line.clone())
     }
 
+    /// The line's media-plane security after a mediasec agreement: the headers of INVITE/BYE
+    /// and whether calls use `RTP/SAVP` with SDES keys.
+    pub fn set_mediasec(&mut self, headers: Vec<(String, String)>, secure_media: bool) {
+        if let Some(c) = &mut self.config {
+            c.line.mediasec_headers = headers;
+            c.line.secure_media = secure_media;
+        }
+    }
+
     /// Starts an outgoing call whose requests go to `dest`.
     pub fn add_outgoing(&mut self, call: OutgoingCall, dest: SocketAddr) {
         self.calls.push((Call::Out(Box::new(call)), dest));

@@ -533,6 +533,10 @@ impl LineRun {
                         }
                         Update::ServerList { negotiated } => {
                             tracing::info!("sip: mediasec agreed (SRTP: {negotiated})");
+                            self.calls.set_mediasec(
+                                self.mediasec.headers_for_dialog_request(),
+                                *negotiated,
+                            );
                         }
                         _ => {}
                     }
