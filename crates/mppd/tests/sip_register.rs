@@ -298,3 +298,25 @@ impl Drop for Daemon {
         let _ = self.0.wait();
     }
 }
+
+/// `Restricted_Access_Domains` covers the line's proxies: a registrar outside is never
+/// contacted.
+#[test]
+fn a_proxy_outside_the_restricted_domains_is_refused() {
+    let ca = TestCa::new("mppd sip test CA");
+    let k = Kamailio::builder().start();
+    let phone = Phone::new(
+        &ca,
+        "UDP",
+        &format!("127.0.0.1:{}", k.udp_port()),
+        DEFAULT_PASSWORD,
+        &[("Restricted_Access_Domains", "example.org")],
+    );
+    let (code, stdout, stderr) = phone.register();
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Proxy_1_") && stdout.contains("mppd.test"),
+        "the message must name the setting and the host: {stdout}"
+    );
+    assert!(!k.log().contains("MPPD-REGISTER"), "nothing may be sent");
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 use mppd_config::Profile;
 use mppd_config::identity::DeviceIdentity;
 use mppd_config::macros::{MacroContext, MacroScope, expand};
+use mppd_core::provision::domains::RestrictedDomains;
 use mppd_core::sip::digest::{Credentials, DigestPolicy, max_auth_from_profile};
 use mppd_core::sip::locate::{ProxyValue, TransportSetting};
 use mppd_core::sip::mediasec::MediaSecPolicy;
@@ -128,6 +129,31 @@ impl LineSettings {
             rtp_ports: RtpPortRange::from_profile(profile),
             timers: TimerConfig::from_profile(profile).unwrap_or_default(),
         })
+    }
+
+    /// `Restricted_Access_Domains` (SPEC §1) on `Proxy_n_` and `Outbound_Proxy_n_` (their
+    /// hosts, and every host of an SRV list): the first one outside names the setting.
+    pub fn check_restricted(&self, profile: &Profile) -> Result<(), String> {
+        let domains = RestrictedDomains::parse(
+            profile
+                .effective("Restricted_Access_Domains")
+                .as_deref()
+                .unwrap_or(""),
+        );
+        let line = self.line;
+        for (name, value) in [("Proxy", &self.proxy), ("Outbound_Proxy", &self.outbound)] {
+            let Some(v) = value else { continue };
+            let mut hosts = vec![v.domain().to_owned()];
+            if let ProxyValue::SrvList { targets, .. } = v {
+                hosts.extend(targets.iter().map(|t| t.target.clone()));
+            }
+            for h in hosts {
+                domains
+                    .check(&h)
+                    .map_err(|e| format!("{name}_{line}_: {e}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Why the line cannot register, or `None` when it can.

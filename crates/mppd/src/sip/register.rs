@@ -115,6 +115,9 @@ pub async fn register_once(
     if let Some(why) = settings.unusable() {
         return LineOutcome::failed(line, why);
     }
+    if let Err(why) = settings.check_restricted(profile) {
+        return LineOutcome::failed(line, why);
+    }
     let Some(proxy) = settings.outbound.as_ref().or(settings.proxy.as_ref()) else {
         return LineOutcome::failed(line, format!("Proxy_{line}_ is empty: no registrar"));
     };
@@ -285,6 +288,9 @@ async fn connect_line(
     if let Some(why) = settings.unusable() {
         return Err(LineOutcome::failed(line, why));
     }
+    settings
+        .check_restricted(profile)
+        .map_err(|why| LineOutcome::failed(line, why))?;
     let Some(proxy) = settings.outbound.as_ref().or(settings.proxy.as_ref()) else {
         return Err(LineOutcome::failed(
             line,
