@@ -337,3 +337,39 @@ fn auto_pac_url_routes_as_the_pac_file_says() {
     );
     assert_eq!(looping.value("Station_Name").as_deref(), Some("proxied"));
 }
+
+/// A PAC `HTTPS host:port` entry: the phone speaks TLS to the proxy (socat terminating TLS in
+/// front of tinyproxy here, its certificate from the test CA and checked by name), then
+/// `CONNECT` inside, then TLS with the provisioning server inside the tunnel.
+#[test]
+fn auto_https_proxy_entry_speaks_tls_to_the_proxy() {
+    let ca = TestCa::new("mppd proxy test CA");
+    let nginx = server(&ca, true, &[]);
+    let proxy = Tinyproxy::builder().start();
+    let (cert, key) = ca.issue_server(
+        &["proxy.mppd.test"],
+        &["127.0.0.1".parse().unwrap()],
+        None,
+        Validity::Valid,
+    );
+    let tls = mppd_testkit::sipp::SocatTls::start(&cert, &key, proxy.port(), "");
+    let pac = format!(
+        "function FindProxyForURL(url, host) {{ return \"HTTPS 127.0.0.1:{}\"; }}\n",
+        tls.port()
+    );
+    let pac_server = server(&ca, false, &[("https.pac", &pac)]);
+    let pac_url = format!("http://127.0.0.1:{}/prov/https.pac", pac_server.port());
+    let phone = Phone::new(
+        &ca,
+        &[
+            ("Proxy_Mode", "Auto"),
+            ("Use_Auto_Discovery__WPAD_", "No"),
+            ("PAC_URL", &pac_url),
+        ],
+    );
+    let (code, stdout, stderr) =
+        phone.provision(&format!("https://localhost:{}/prov/SEP.xml", nginx.port()));
+    assert_eq!(code, 0, "{stdout}\n{stderr}\n{}", tls.log());
+    assert_eq!(phone.value("Station_Name").as_deref(), Some("proxied"));
+    proxy.wait_log(&format!("CONNECT localhost:{} HTTP/1.1", nginx.port()));
+}
