@@ -31,6 +31,7 @@ use crate::firewall::{Driver, FirewallMode};
 use crate::provision::driver::Driver as ProvisionDriver;
 use crate::sip::agents::SipAgents;
 use crate::state::StateDir;
+use mppd_core::sip::notify::TriggerKind;
 
 /// Where the profile in force came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,7 +278,14 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
     let mut provision = ProvisionDriver::new(&loaded.profile);
     let device = identity.identity.clone();
     // The SIP lines that can register (none on the embedded default).
-    let mut sip = SipAgents::start(&loaded.profile, &state, &device, lines);
+    let (sip_triggers, mut sip_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut sip = SipAgents::start(
+        &loaded.profile,
+        &state,
+        &device,
+        lines,
+        sip_triggers.clone(),
+    );
     let status = Arc::new(Mutex::new(Status {
         started,
         generation: 1,
@@ -310,6 +318,34 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
                 {
                     provision.reconfigure(&p);
                     sip.restart(&p, &state, &device, lines);
+                }
+            }
+            Some(trigger) = sip_rx.recv() => {
+                let profile = match status.lock() {
+                    Ok(s) => s.loaded.profile.clone(),
+                    Err(_) => return Err("status lock poisoned".to_owned()),
+                };
+                match trigger.kind {
+                    TriggerKind::Resync { rule } => {
+                        info!(line = trigger.line, "SIP NOTIFY: resync");
+                        provision.manual(rule);
+                        provision.fire(&state, &profile, &device, lines);
+                    }
+                    TriggerKind::Report => {
+                        info!(line = trigger.line, "SIP NOTIFY: report");
+                        provision.report(&state, &profile, &device, lines);
+                    }
+                    TriggerKind::Reboot | TriggerKind::Restart => {
+                        // No real reboot: every subsystem starts again on the profile in force.
+                        info!(line = trigger.line, "SIP NOTIFY: restarting the subsystems");
+                        let now = now_secs();
+                        provision = ProvisionDriver::new(&profile);
+                        sip.restart(&profile, &state, &device, lines);
+                        if let Ok(mut s) = status.lock() {
+                            s.started = now;
+                            s.firewall.update(&state, &profile, lines, now);
+                        }
+                    }
                 }
             }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }

@@ -24,6 +24,7 @@ pub mod framing;
 pub mod locate;
 pub mod mediasec;
 pub mod message;
+pub mod notify;
 pub mod register;
 pub mod sdp;
 pub mod transaction;

@@ -47,6 +47,8 @@ pub struct Driver {
     config_error: Option<String>,
     /// The HTTP proxy settings in force, for the status before the first resync.
     proxy: crate::proxy::ProxySettings,
+    /// The rule a SIP NOTIFY gave for the next manual resync.
+    manual_rule: Option<String>,
 }
 
 fn unix_now() -> Duration {
@@ -87,6 +89,7 @@ impl Driver {
             last: None,
             config_error,
             proxy: crate::proxy::ProxySettings::from_profile(profile),
+            manual_rule: None,
         }
     }
 
@@ -129,6 +132,11 @@ impl Driver {
                 },
             };
             let (state, profile, identity) = (state.clone(), profile.clone(), identity.clone());
+            let rule = if reason == Reason::Manual {
+                self.manual_rule.take()
+            } else {
+                None
+            };
             let task = tokio::spawn(async move {
                 let fetcher = fetcher?;
                 let outcome = Resync {
@@ -139,7 +147,7 @@ impl Driver {
                     dhcp_server: None,
                     lines,
                 }
-                .run(None)
+                .run(rule.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
                 // An upgrade attempt follows each successful resync (mpp-provisioning §2.6),
@@ -162,6 +170,55 @@ impl Driver {
             });
             self.running = Some((reason, task));
         }
+    }
+
+    /// Asks for a resync now (SIP NOTIFY `Event: resync`), with `rule` instead of the profile
+    /// rules when the NOTIFY gave one. A resync already running is not interrupted.
+    pub fn manual(&mut self, rule: Option<String>) {
+        self.manual_rule = rule;
+        self.schedule.handle_manual(Instant::now().into_std());
+    }
+
+    /// Runs `Report_Rule` now (SIP NOTIFY `Event: report`), in a task of its own; the result
+    /// is logged.
+    pub fn report(
+        &mut self,
+        state: &StateDir,
+        profile: &Profile,
+        identity: &DeviceIdentity,
+        lines: u8,
+    ) {
+        let fetcher = match &self.fetcher {
+            Some(f) => Arc::clone(f),
+            None => match Fetcher::new(profile, state, identity) {
+                Ok((f, _)) => {
+                    let f = Arc::new(f);
+                    self.fetcher = Some(Arc::clone(&f));
+                    f
+                }
+                Err(e) => {
+                    warn!("report: {e}");
+                    return;
+                }
+            },
+        };
+        let (state, profile, identity) = (state.clone(), profile.clone(), identity.clone());
+        tokio::spawn(async move {
+            let r = Resync {
+                state: &state,
+                profile: &profile,
+                identity: &identity,
+                fetcher: &fetcher,
+                dhcp_server: None,
+                lines,
+            }
+            .report(None)
+            .await;
+            match r {
+                Ok(done) => info!("report: {} upload(s) done", done.len()),
+                Err(e) => warn!("report failed: {e}"),
+            }
+        });
     }
 
     /// Resolves when the running resync ends (pending forever when none runs).

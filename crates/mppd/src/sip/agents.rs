@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 use mppd_config::Profile;
 use mppd_config::identity::DeviceIdentity;
 use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::LineSettings;
+use super::calls::SipTrigger;
 use super::locate::SipResolver;
 use super::register::{SharedSipStatus, SipStatus, keep_registered};
 use crate::state::StateDir;
@@ -19,19 +21,23 @@ use crate::state::StateDir;
 pub struct SipAgents {
     tasks: Vec<JoinHandle<()>>,
     status: SharedSipStatus,
+    triggers: UnboundedSender<SipTrigger>,
 }
 
 impl SipAgents {
-    /// Starts an agent for each line of `profile` that can register.
+    /// Starts an agent for each line of `profile` that can register; accepted SIP NOTIFY
+    /// triggers go to `triggers`.
     pub fn start(
         profile: &Profile,
         state: &StateDir,
         identity: &DeviceIdentity,
         lines: u8,
+        triggers: UnboundedSender<SipTrigger>,
     ) -> Self {
         let mut agents = Self {
             tasks: Vec::new(),
             status: Arc::new(Mutex::new(SipStatus::default())),
+            triggers,
         };
         agents.spawn(profile, state, identity, lines);
         agents
@@ -49,6 +55,7 @@ impl SipAgents {
                         line,
                         SipResolver::new(None),
                         Arc::clone(&self.status),
+                        Some(self.triggers.clone()),
                     )));
                 }
                 Ok(s) => {
@@ -71,7 +78,7 @@ impl SipAgents {
     ) {
         self.stop();
         if let Ok(mut s) = self.status.lock() {
-            *s = SipStatus::default();
+            s.clear_lines();
         }
         self.spawn(profile, state, identity, lines);
     }

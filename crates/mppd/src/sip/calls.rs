@@ -14,6 +14,7 @@ use mppd_core::sip::call::{
 };
 use mppd_core::sip::digest::Verifier;
 use mppd_core::sip::message::Message;
+use mppd_core::sip::notify::{NotifyGuard, NotifyPolicy, TriggerKind};
 use mppd_core::sip::transaction::{TransactionLayer, TxId};
 use serde::Serialize;
 
@@ -108,6 +109,46 @@ impl Call {
 /// Bytes to send directly (no transaction) to an address.
 pub type Direct = (SocketAddr, Vec<u8>);
 
+/// An accepted SIP NOTIFY trigger, for the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipTrigger {
+    /// The line it came to.
+    pub line: u8,
+    /// What to do.
+    pub kind: TriggerKind,
+}
+
+/// A NOTIFY as the status shows it (a security event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TriggerEvent {
+    /// The line.
+    pub line: u8,
+    /// Unix seconds.
+    pub at: u64,
+    /// Who sent it.
+    pub from: String,
+    /// The event (`resync`, `reboot_now`, ...).
+    pub event: String,
+    /// Whether the phone acted on it.
+    pub accepted: bool,
+    /// The status code answered.
+    pub code: u16,
+    /// Why, or how it was authenticated.
+    pub reason: String,
+}
+
+/// The NOTIFY side of a line.
+#[derive(Debug)]
+pub struct NotifySetup {
+    /// `Resync_From_SIP` and `Auth_Resync-Reboot_n_`.
+    pub policy: NotifyPolicy,
+    /// The line's own proxy (NOTIFYs from it are obeyed without a challenge when
+    /// `Auth_Resync-Reboot_n_` is No).
+    pub proxy: SocketAddr,
+    /// Where accepted triggers go (the daemon); `None`: acknowledged, not acted on.
+    pub sink: Option<tokio::sync::mpsc::UnboundedSender<SipTrigger>>,
+}
+
 /// The calls of one line.
 pub struct Calls {
     config: Option<IncomingConfig>,
@@ -115,6 +156,10 @@ pub struct Calls {
     calls: Vec<(Call, SocketAddr)>,
     server_tx: HashMap<(String, String), TxId>,
     events: VecDeque<CallRecord>,
+    notify: Option<NotifySetup>,
+    guard: NotifyGuard,
+    /// Trigger events not yet moved to the status.
+    triggers: Vec<TriggerEvent>,
 }
 
 impl std::fmt::Debug for Calls {
@@ -135,6 +180,81 @@ impl Calls {
             calls: Vec::new(),
             server_tx: HashMap::new(),
             events: VecDeque::new(),
+            notify: None,
+            guard: NotifyGuard::default(),
+            triggers: Vec::new(),
+        }
+    }
+
+    /// Handles NOTIFY triggers as `setup` says (without it, a NOTIFY gets 489).
+    pub fn set_notify(&mut self, setup: NotifySetup) {
+        self.notify = Some(setup);
+    }
+
+    /// The NOTIFY security events since the last call, oldest first.
+    pub fn take_triggers(&mut self) -> Vec<TriggerEvent> {
+        std::mem::take(&mut self.triggers)
+    }
+
+    fn on_notify(
+        &mut self,
+        now: Instant,
+        msg: &Message,
+        from: SocketAddr,
+        tx: Option<TxId>,
+        layer: &mut TransactionLayer<SocketAddr>,
+        rng: &mut dyn Rng,
+    ) {
+        let (Some(setup), Some(cfg)) = (&self.notify, &self.config) else {
+            if let Some(tx) = tx {
+                let r = msg.reply(489, "Bad Event", Some("mppd"));
+                let _ = layer.respond(now, tx, 489, r.to_bytes().into());
+            }
+            return;
+        };
+        let d = self.guard.decide(
+            now,
+            msg,
+            setup.policy,
+            &self.verifier,
+            &cfg.credentials,
+            from.ip() == setup.proxy.ip(),
+            mppd_core::sip::digest::DEFAULT_NONCE_LIFETIME,
+            rng,
+        );
+        if let Some(tx) = tx {
+            let code = d.response.code().unwrap_or(500);
+            let _ = layer.respond(now, tx, code, d.response.to_bytes().into());
+        }
+        let line = cfg.line.line;
+        let r = &d.record;
+        if r.accepted {
+            tracing::warn!(
+                "sip line {line}: NOTIFY {} from {from} accepted: {}",
+                r.event,
+                r.reason
+            );
+        } else {
+            tracing::warn!(
+                "sip line {line}: NOTIFY {} from {from} not acted on ({}): {}",
+                r.event,
+                r.code,
+                r.reason
+            );
+        }
+        self.triggers.push(TriggerEvent {
+            at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            line,
+            from: from.to_string(),
+            event: r.event.clone(),
+            accepted: r.accepted,
+            code: r.code,
+            reason: r.reason.clone(),
+        });
+        if let (Some(kind), Some(sink)) = (d.trigger, &setup.sink) {
+            let _ = sink.send(SipTrigger { line, kind });
         }
     }
 
@@ -230,6 +350,7 @@ impl Calls {
                 }
             }
             "OPTIONS" => reply(layer, 200, "OK"),
+            "NOTIFY" if msg.to_tag().is_none() => self.on_notify(now, msg, from, tx, layer, rng),
             "ACK" => {}
             _ if msg.to_tag().is_some() => reply(layer, 481, "Call/Transaction Does Not Exist"),
             _ => reply(layer, 501, "Not Implemented"),

@@ -18,6 +18,7 @@ use mppd_core::provision::domains::RestrictedDomains;
 use mppd_core::sip::digest::{Credentials, DigestPolicy, max_auth_from_profile};
 use mppd_core::sip::locate::{ProxyValue, TransportSetting};
 use mppd_core::sip::mediasec::MediaSecPolicy;
+use mppd_core::sip::notify::NotifyPolicy;
 use mppd_core::sip::sdp::RtpPortRange;
 use mppd_core::sip::transaction::TimerConfig;
 
@@ -64,6 +65,8 @@ pub struct LineSettings {
     pub rtp_ports: RtpPortRange,
     /// `SIP_T1`, `SIP_T2`, `SIP_T4`.
     pub timers: TimerConfig,
+    /// `Resync_From_SIP`, `Auth_Resync-Reboot_n_`.
+    pub notify: NotifyPolicy,
 }
 
 impl LineSettings {
@@ -128,6 +131,10 @@ impl LineSettings {
             mediasec: MediaSecPolicy::from_profile(profile, line),
             rtp_ports: RtpPortRange::from_profile(profile),
             timers: TimerConfig::from_profile(profile).unwrap_or_default(),
+            notify: NotifyPolicy {
+                resync_from_sip: yes(global("Resync_From_SIP")),
+                auth_required: yes(get("Auth_Resync-Reboot")),
+            },
         })
     }
 

@@ -22,10 +22,11 @@ use mppd_core::sip::transaction::{
 };
 use mppd_core::tls::{ClientApp, client_policy};
 use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant as TokioInstant;
 
 use super::LineSettings;
-use super::calls::{CallRecord, Calls, Direct};
+use super::calls::{CallRecord, Calls, Direct, NotifySetup, SipTrigger, TriggerEvent};
 use super::locate::{SipResolver, Target, locate};
 use super::transport::{ConnectError, Connection, TlsSetup};
 use crate::state::StateDir;
@@ -154,7 +155,7 @@ pub async fn register_once(
                 continue;
             }
         };
-        let outcome = run_line(conn, &settings, &domain, target, None).await;
+        let outcome = run_line(conn, &settings, &domain, target, None, None).await;
         if outcome.registered || outcome.code.is_some() {
             return outcome;
         }
@@ -185,9 +186,23 @@ pub struct LineStatus {
 pub struct SipStatus {
     /// One entry per line the daemon registers.
     pub lines: Vec<LineStatus>,
+    /// The latest SIP NOTIFY triggers of every line, accepted or refused (security events),
+    /// oldest first; kept across reloads and restarts.
+    pub triggers: Vec<TriggerEvent>,
 }
 
 impl SipStatus {
+    fn add_triggers(&mut self, new: Vec<TriggerEvent>) {
+        self.triggers.extend(new);
+        let excess = self.triggers.len().saturating_sub(super::calls::MAX_EVENTS);
+        self.triggers.drain(..excess);
+    }
+
+    /// Forgets the lines (before the agents start again), keeping the security events.
+    pub fn clear_lines(&mut self) {
+        self.lines.clear();
+    }
+
     fn set(&mut self, s: LineStatus) {
         match self.lines.iter_mut().find(|l| l.line == s.line) {
             Some(l) => *l = s,
@@ -212,6 +227,7 @@ pub async fn keep_registered(
     line: u8,
     resolver: SipResolver,
     status: SharedSipStatus,
+    triggers: Option<UnboundedSender<SipTrigger>>,
 ) {
     let publish = |s: LineStatus| {
         if let Ok(mut st) = status.lock() {
@@ -237,7 +253,15 @@ pub async fn keep_registered(
         let retry = settings.retry;
         let outcome = match connect_line(&profile, &state, &settings, &resolver).await {
             Ok((conn, domain, target)) => {
-                run_line(conn, &settings, &domain, &target, Some(&status)).await
+                run_line(
+                    conn,
+                    &settings,
+                    &domain,
+                    &target,
+                    Some(&status),
+                    triggers.clone(),
+                )
+                .await
             }
             Err(o) => o,
         };
@@ -582,6 +606,7 @@ async fn run_line(
     domain: &str,
     target: &Target,
     status: Option<&SharedSipStatus>,
+    triggers: Option<UnboundedSender<SipTrigger>>,
 ) -> LineOutcome {
     let mut outcome = LineOutcome::failed(settings.line, String::new());
     outcome.aor = Some(format!("sip:{}@{domain}", settings.user));
@@ -590,6 +615,11 @@ async fn run_line(
     outcome.located_by = Some(target.how.clone());
     outcome.tls = conn.tls.as_ref().map(|(v, c)| format!("{v} {c}"));
     let mut run = LineRun::new(conn, settings, domain);
+    run.calls.set_notify(NotifySetup {
+        policy: settings.notify,
+        proxy: run.conn.peer,
+        sink: triggers,
+    });
     // The state last published, so that each change is logged once.
     let mut published: Option<(bool, Option<u16>, String)> = None;
     loop {
@@ -680,6 +710,7 @@ async fn run_line(
                 detail: outcome.clone(),
                 calls: run.calls.events().cloned().collect(),
             });
+            st.add_triggers(run.calls.take_triggers());
         }
         if broken.is_some() && run.conn.reliable() {
             return outcome;
