@@ -508,6 +508,53 @@ pub fn status(state: &StateDir, format: Format) -> Result<(), Failure> {
                     let _ = writeln!(out, "firewall error: {e}");
                 }
             }
+            if let Some(p) = v["provisioning"]["proxy"].as_object() {
+                let _ = writeln!(
+                    out,
+                    "http proxy:   {}",
+                    p.get("settings").and_then(Value::as_str).unwrap_or("?")
+                );
+                if let Some(d) = p.get("last_decision").filter(|d| !d.is_null()) {
+                    let _ = writeln!(
+                        out,
+                        "  last:       {} -> {}",
+                        d["url"].as_str().unwrap_or("?"),
+                        d["result"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+            for l in v["sip"]["lines"].as_array().into_iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "line {}:       {}",
+                    l["line"],
+                    l["summary"].as_str().unwrap_or("?")
+                );
+                if let Some(c) = l["calls"].as_array().and_then(|c| c.last()) {
+                    let _ = writeln!(
+                        out,
+                        "  last call:  {} {} {}",
+                        c["direction"].as_str().unwrap_or("?"),
+                        c["remote"].as_str().unwrap_or("?"),
+                        c["state"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+            for e in v["sip"]["triggers"].as_array().into_iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "sip notify:   line {} {} from {}: {} ({})",
+                    e["line"],
+                    e["event"].as_str().unwrap_or("?"),
+                    e["from"].as_str().unwrap_or("?"),
+                    if e["accepted"] == true {
+                        "accepted"
+                    } else {
+                        "refused"
+                    },
+                    e["reason"].as_str().unwrap_or("")
+                );
+            }
         }
     }
     Ok(())

@@ -287,6 +287,18 @@ fn the_daemon_registers_the_line_and_reports_it() {
     let next = line["next_in_seconds"].as_u64().unwrap();
     assert!((25..=30).contains(&next), "{line}");
     k.wait_log("MPPD-REGISTERED");
+    // The text status says it too.
+    let out = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&phone.state)
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("line 1:") && text.contains("registered sip:alice@mppd.test via TLS"),
+        "{text}"
+    );
 }
 
 /// The daemon, killed by its PID when the test ends (also on failure).
