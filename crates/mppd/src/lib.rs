@@ -13,3 +13,4 @@ pub mod proxy;
 pub mod sip;
 pub mod state;
 pub mod tls;
+pub mod web;
