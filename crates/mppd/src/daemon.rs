@@ -12,6 +12,7 @@
 //! says so and runs on. Status reports it under `firewall`.
 
 use std::io::{Read, Write};
+use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,7 @@ use crate::firewall::{Driver, FirewallMode};
 use crate::provision::driver::Driver as ProvisionDriver;
 use crate::sip::agents::SipAgents;
 use crate::state::StateDir;
+use crate::web_host::{DaemonHooks, WebCommand, WebServer};
 use mppd_core::sip::notify::TriggerKind;
 
 /// Where the profile in force came from.
@@ -184,12 +186,22 @@ fn init_logging() {
         .try_init();
 }
 
+/// What the main loop does for a SIP NOTIFY or a web UI request.
+#[derive(Debug)]
+enum DaemonCommand {
+    Resync(Option<String>),
+    Report,
+    Reload,
+    Restart,
+}
+
 /// Runs the daemon until SIGTERM or SIGINT. Exit 1 when it cannot start.
 pub fn main(
     state: StateDir,
     lines_flag: Option<u8>,
     firewall: FirewallMode,
     firewall_keep_on_exit: bool,
+    web_listen: Option<IpAddr>,
 ) -> ExitCode {
     init_logging();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -203,7 +215,7 @@ pub fn main(
         }
     };
     let firewall = Driver::new(firewall, firewall_keep_on_exit);
-    match runtime.block_on(run(state, lines_flag, firewall)) {
+    match runtime.block_on(run(state, lines_flag, firewall, web_listen)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             error!("{msg}");
@@ -212,7 +224,12 @@ pub fn main(
     }
 }
 
-async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Result<(), String> {
+async fn run(
+    state: StateDir,
+    lines_flag: Option<u8>,
+    firewall: Driver,
+    web_listen: Option<IpAddr>,
+) -> Result<(), String> {
     std::fs::create_dir_all(state.path()).map_err(|e| {
         format!(
             "cannot create state directory {}: {e}",
@@ -286,6 +303,25 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
         lines,
         sip_triggers.clone(),
     );
+    // The admin web UI (issue 7), on --web-listen only.
+    let snapshot = Arc::new(Mutex::new(Value::Null));
+    let (web_commands, mut web_rx) = tokio::sync::mpsc::unbounded_channel();
+    let _web = match web_listen {
+        Some(ip) => {
+            let hooks = Arc::new(DaemonHooks {
+                snapshot: Arc::clone(&snapshot),
+                commands: web_commands.clone(),
+            });
+            match WebServer::start(&loaded.profile, &state, &device, lines, ip, hooks).await {
+                Ok(server) => server,
+                Err(e) => {
+                    warn!("web UI not started: {e}");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let status = Arc::new(Mutex::new(Status {
         started,
         generation: 1,
@@ -294,6 +330,7 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
         last_reload: None,
         firewall,
     }));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     info!(socket = %sock_path.display(), pid = std::process::id(), "mppd running");
 
     loop {
@@ -320,24 +357,45 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
                     sip.restart(&p, &state, &device, lines);
                 }
             }
-            Some(trigger) = sip_rx.recv() => {
+            command = async {
+                tokio::select! {
+                    Some(t) = sip_rx.recv() => {
+                        info!(line = t.line, event = t.kind.name(), "SIP NOTIFY accepted");
+                        match t.kind {
+                            TriggerKind::Resync { rule } => DaemonCommand::Resync(rule),
+                            TriggerKind::Report => DaemonCommand::Report,
+                            TriggerKind::Reboot | TriggerKind::Restart => DaemonCommand::Restart,
+                        }
+                    }
+                    Some(c) = web_rx.recv() => {
+                        info!(?c, "web UI request");
+                        match c {
+                            WebCommand::Resync(url) => DaemonCommand::Resync(url),
+                            WebCommand::Reboot => DaemonCommand::Restart,
+                            WebCommand::Applied => DaemonCommand::Reload,
+                        }
+                    }
+                }
+            } => {
                 let profile = match status.lock() {
                     Ok(s) => s.loaded.profile.clone(),
                     Err(_) => return Err("status lock poisoned".to_owned()),
                 };
-                match trigger.kind {
-                    TriggerKind::Resync { rule } => {
-                        info!(line = trigger.line, "SIP NOTIFY: resync");
+                match command {
+                    DaemonCommand::Resync(rule) => {
                         provision.manual(rule);
                         provision.fire(&state, &profile, &device, lines);
                     }
-                    TriggerKind::Report => {
-                        info!(line = trigger.line, "SIP NOTIFY: report");
-                        provision.report(&state, &profile, &device, lines);
+                    DaemonCommand::Report => provision.report(&state, &profile, &device, lines),
+                    DaemonCommand::Reload => {
+                        if let Some(p) = reload(&state, lines, &status) {
+                            provision.reconfigure(&p);
+                            sip.restart(&p, &state, &device, lines);
+                        }
                     }
-                    TriggerKind::Reboot | TriggerKind::Restart => {
+                    DaemonCommand::Restart => {
                         // No real reboot: every subsystem starts again on the profile in force.
-                        info!(line = trigger.line, "SIP NOTIFY: restarting the subsystems");
+                        info!("restarting the subsystems");
                         let now = now_secs();
                         provision = ProvisionDriver::new(&profile);
                         sip.restart(&profile, &state, &device, lines);
@@ -345,6 +403,17 @@ async fn run(state: StateDir, lines_flag: Option<u8>, firewall: Driver) -> Resul
                             s.started = now;
                             s.firewall.update(&state, &profile, lines, now);
                         }
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                // The web UI's view of the status.
+                if let Ok(s) = status.lock() {
+                    let mut v = status_json(&s);
+                    v["provisioning"] = provision.status_json();
+                    v["sip"] = sip.status_json();
+                    if let Ok(mut snap) = snapshot.lock() {
+                        *snap = v;
                     }
                 }
             }

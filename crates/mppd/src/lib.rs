@@ -14,3 +14,4 @@ pub mod sip;
 pub mod state;
 pub mod tls;
 pub mod web;
+pub mod web_host;

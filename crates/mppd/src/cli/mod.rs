@@ -161,6 +161,25 @@ pub struct RunArgs {
     /// With `--firewall apply`: leave the ruleset in force when the daemon stops.
     #[arg(long)]
     pub firewall_keep_on_exit: bool,
+    /// Serve the admin web UI on this address (port `Web_Server_Port`, HTTP or HTTPS per
+    /// `Enable_Protocol`, when `Enable_Web_Server` is Yes): `127.0.0.1` for this machine only,
+    /// `0.0.0.0` for the network. `none` (the default): no web UI, so that `mppd run` on the
+    /// embedded default (empty admin password) exposes nothing.
+    #[arg(long, value_name = "IP|none", default_value = "none", value_parser = parse_web_listen)]
+    pub web_listen: WebListen,
+}
+
+/// `--web-listen`: an address, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebListen(pub Option<std::net::IpAddr>);
+
+fn parse_web_listen(s: &str) -> Result<WebListen, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(WebListen(None));
+    }
+    s.parse()
+        .map(|ip| WebListen(Some(ip)))
+        .map_err(|_| format!("{s:?} is not an IP address or `none`"))
 }
 
 /// A `--format` option alone.
@@ -226,6 +245,7 @@ pub fn main() -> ExitCode {
                 cli.lines,
                 r.firewall,
                 r.firewall_keep_on_exit,
+                r.web_listen.0,
             );
         }
         ref command => {
