@@ -407,6 +407,7 @@ async fn run(
                 }
             }
             _ = tick.tick() => {
+                sip.supervise();
                 // The web UI's view of the status.
                 if let Ok(s) = status.lock() {
                     let mut v = status_json(&s);

@@ -12,6 +12,7 @@ pub mod provision;
 pub mod proxy;
 pub mod sip;
 pub mod state;
+pub mod supervise;
 pub mod tls;
 pub mod web;
 pub mod web_host;

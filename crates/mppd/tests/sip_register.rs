@@ -332,3 +332,61 @@ fn a_proxy_outside_the_restricted_domains_is_refused() {
     );
     assert!(!k.log().contains("MPPD-REGISTER"), "nothing may be sent");
 }
+
+/// A line agent that fails (a fault injected by `MPPD_FAULT_INJECT`) is logged, restarted after
+/// its backoff and shown in the status, and the line registers (issue 7 item 6).
+#[test]
+fn a_failing_line_agent_is_restarted_and_reported() {
+    let ca = TestCa::new("mppd sip test CA");
+    let k = Kamailio::builder().start();
+    let phone = Phone::new(
+        &ca,
+        "UDP",
+        &format!("127.0.0.1:{}", k.udp_port()),
+        DEFAULT_PASSWORD,
+        &[],
+    );
+    let _daemon = Daemon(
+        Command::new(BIN)
+            .arg("--state-dir")
+            .arg(&phone.state)
+            .arg("run")
+            .env("MPPD_FAULT_INJECT", "sip-agent-panic")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let v = loop {
+        let out = Command::new(BIN)
+            .arg("--state-dir")
+            .arg(&phone.state)
+            .args(["status", "--format", "json"])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            if v["sip"]["lines"][0]["state"] == "registered" {
+                break v;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the line never registered after the restart"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let s = &v["sip"]["supervision"][0];
+    assert_eq!(s["name"], "sip line 1", "{v}");
+    assert_eq!(s["restarts"], 1, "{v}");
+    assert_eq!(s["running"], true, "{v}");
+    assert!(
+        s["last_failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("injected fault")),
+        "{v}"
+    );
+    // The daemon itself ran on: its status socket answered throughout.
+}

@@ -8,18 +8,18 @@ use mppd_config::Profile;
 use mppd_config::identity::DeviceIdentity;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinHandle;
 
 use super::LineSettings;
 use super::calls::SipTrigger;
 use super::locate::SipResolver;
 use super::register::{SharedSipStatus, SipStatus, keep_registered};
 use crate::state::StateDir;
+use crate::supervise::Supervisor;
 
 /// The line agents of the daemon.
 #[derive(Debug)]
 pub struct SipAgents {
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Supervisor,
     status: SharedSipStatus,
     triggers: UnboundedSender<SipTrigger>,
 }
@@ -35,7 +35,7 @@ impl SipAgents {
         triggers: UnboundedSender<SipTrigger>,
     ) -> Self {
         let mut agents = Self {
-            tasks: Vec::new(),
+            tasks: Supervisor::default(),
             status: Arc::new(Mutex::new(SipStatus::default())),
             triggers,
         };
@@ -48,15 +48,20 @@ impl SipAgents {
             match LineSettings::from_profile(profile, identity, line) {
                 Ok(s) if s.unusable().is_none() => {
                     tracing::info!("sip line {line}: registering");
-                    self.tasks.push(tokio::spawn(keep_registered(
-                        profile.clone(),
-                        state.clone(),
-                        identity.clone(),
-                        line,
-                        SipResolver::new(None),
-                        Arc::clone(&self.status),
-                        Some(self.triggers.clone()),
-                    )));
+                    let (profile, state, identity) =
+                        (profile.clone(), state.clone(), identity.clone());
+                    let (status, triggers) = (Arc::clone(&self.status), self.triggers.clone());
+                    self.tasks.add(format!("sip line {line}"), move || {
+                        tokio::spawn(keep_registered(
+                            profile.clone(),
+                            state.clone(),
+                            identity.clone(),
+                            line,
+                            SipResolver::new(None),
+                            Arc::clone(&status),
+                            Some(triggers.clone()),
+                        ))
+                    });
                 }
                 Ok(s) => {
                     if let Some(why) = s.unusable() {
@@ -84,18 +89,26 @@ impl SipAgents {
     }
 
     fn stop(&mut self) {
-        for t in self.tasks.drain(..) {
-            t.abort();
-        }
+        self.tasks.clear();
     }
 
-    /// The `sip` part of the status.
+    /// Restarts line agents that ended (see [`Supervisor::check`]).
+    pub fn supervise(&mut self) {
+        self.tasks.check(std::time::Instant::now());
+    }
+
+    /// The `sip` part of the status, with `supervision`: the line agents' restarts.
     pub fn status_json(&self) -> Value {
-        self.status
+        let mut v = self
+            .status
             .lock()
             .ok()
             .and_then(|s| serde_json::to_value(&*s).ok())
-            .unwrap_or(Value::Null)
+            .unwrap_or(Value::Null);
+        if v.is_object() {
+            v["supervision"] = self.tasks.status_json();
+        }
+        v
     }
 }
 

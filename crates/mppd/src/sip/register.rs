@@ -229,6 +229,7 @@ pub async fn keep_registered(
     status: SharedSipStatus,
     triggers: Option<UnboundedSender<SipTrigger>>,
 ) {
+    fault_injection(line);
     let publish = |s: LineStatus| {
         if let Ok(mut st) = status.lock() {
             st.set(s);
@@ -299,6 +300,17 @@ fn tls_setup(
         tracing::warn!("sip line {line}: {w}");
     }
     Ok(Some(TlsSetup { connector, policy }))
+}
+
+/// `MPPD_FAULT_INJECT=sip-agent-panic`: the first agent of the process panics, once (for the
+/// supervision test; unset in normal runs).
+fn fault_injection(line: u8) {
+    static FIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if std::env::var("MPPD_FAULT_INJECT").is_ok_and(|v| v == "sip-agent-panic")
+        && !FIRED.swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        panic!("injected fault in the agent of line {line}");
+    }
 }
 
 /// Locates the registrar and opens the first target that connects.
