@@ -32,7 +32,8 @@ use crate::firewall::{Driver, FirewallMode};
 use crate::provision::driver::Driver as ProvisionDriver;
 use crate::sip::agents::SipAgents;
 use crate::state::StateDir;
-use crate::web_host::{DaemonHooks, WebCommand, WebServer};
+use crate::supervise::Supervisor;
+use crate::web_host::{DaemonHooks, WebCommand, web_settings};
 use mppd_core::sip::notify::TriggerKind;
 
 /// Where the profile in force came from.
@@ -306,22 +307,48 @@ async fn run(
     // The admin web UI (issue 7), on --web-listen only.
     let snapshot = Arc::new(Mutex::new(Value::Null));
     let (web_commands, mut web_rx) = tokio::sync::mpsc::unbounded_channel();
-    let _web = match web_listen {
-        Some(ip) => {
-            let hooks = Arc::new(DaemonHooks {
-                snapshot: Arc::clone(&snapshot),
-                commands: web_commands.clone(),
+    let hooks: Arc<dyn crate::web::WebHooks> = Arc::new(DaemonHooks {
+        snapshot: Arc::clone(&snapshot),
+        commands: web_commands.clone(),
+    });
+    // Supervised like the SIP lines; started again when its settings change.
+    let mut web = Supervisor::default();
+    let mut web_in_force = web_settings(&loaded.profile);
+    let start_web = |web: &mut Supervisor, profile: &Profile| {
+        if let Some(ip) = web_listen {
+            let (profile, state, device, hooks) = (
+                profile.clone(),
+                state.clone(),
+                device.clone(),
+                Arc::clone(&hooks),
+            );
+            web.add("web UI".to_owned(), move || {
+                crate::web_host::spawn(
+                    profile.clone(),
+                    state.clone(),
+                    device.clone(),
+                    lines,
+                    ip,
+                    Arc::clone(&hooks),
+                )
             });
-            match WebServer::start(&loaded.profile, &state, &device, lines, ip, hooks).await {
-                Ok(server) => server,
-                Err(e) => {
-                    warn!("web UI not started: {e}");
-                    None
-                }
-            }
         }
-        None => None,
     };
+    start_web(&mut web, &loaded.profile);
+    // A new profile in force (SIGHUP, a resync, the web UI): every subsystem takes it.
+    macro_rules! reconfigure {
+        ($p:expr) => {{
+            let p = $p;
+            provision.reconfigure(&p);
+            sip.restart(&p, &state, &device, lines);
+            if web_settings(&p) != web_in_force {
+                info!("web settings changed: restarting the web UI");
+                web_in_force = web_settings(&p);
+                web.clear();
+                start_web(&mut web, &p);
+            }
+        }};
+    }
     let status = Arc::new(Mutex::new(Status {
         started,
         generation: 1,
@@ -337,8 +364,7 @@ async fn run(
         tokio::select! {
             _ = hup.recv() => {
                 if let Some(p) = reload(&state, lines, &status) {
-                    provision.reconfigure(&p);
-                    sip.restart(&p, &state, &device, lines);
+                    reconfigure!(p);
                 }
             }
             _ = sleep_until_opt(provision.wakeup()) => {
@@ -353,8 +379,7 @@ async fn run(
                 if provision.complete(&result)
                     && let Some(p) = reload(&state, lines, &status)
                 {
-                    provision.reconfigure(&p);
-                    sip.restart(&p, &state, &device, lines);
+                    reconfigure!(p);
                 }
             }
             command = async {
@@ -389,8 +414,7 @@ async fn run(
                     DaemonCommand::Report => provision.report(&state, &profile, &device, lines),
                     DaemonCommand::Reload => {
                         if let Some(p) = reload(&state, lines, &status) {
-                            provision.reconfigure(&p);
-                            sip.restart(&p, &state, &device, lines);
+                            reconfigure!(p);
                         }
                     }
                     DaemonCommand::Restart => {
@@ -408,11 +432,13 @@ async fn run(
             }
             _ = tick.tick() => {
                 sip.supervise();
+                web.check(std::time::Instant::now());
                 // The web UI's view of the status.
                 if let Ok(s) = status.lock() {
                     let mut v = status_json(&s);
                     v["provisioning"] = provision.status_json();
                     v["sip"] = sip.status_json();
+                    v["web_ui"] = web.status_json();
                     if let Ok(mut snap) = snapshot.lock() {
                         *snap = v;
                     }
@@ -427,6 +453,7 @@ async fn run(
                         let mut v = status_json(&s);
                         v["provisioning"] = provision.status_json();
                         v["sip"] = sip.status_json();
+                        v["web_ui"] = web.status_json();
                         v.to_string()
                     };
                     tokio::spawn(async move {

@@ -78,6 +78,16 @@ pub struct WebServer {
     pub https: bool,
 }
 
+impl WebServer {
+    /// Serves until the server's task ends (it does not on its own) and says why it did.
+    pub async fn wait(mut self) -> String {
+        match (&mut self.task).await {
+            Ok(()) => "the web server stopped".to_owned(),
+            Err(e) => format!("the web server failed: {e}"),
+        }
+    }
+}
+
 impl Drop for WebServer {
     fn drop(&mut self) {
         self.task.abort();
@@ -178,6 +188,48 @@ impl WebServer {
         );
         Ok(Some(Self { task, addr, https }))
     }
+}
+
+/// The web settings of a profile: when they change, the server starts again.
+pub fn web_settings(profile: &Profile) -> Vec<String> {
+    [
+        "Enable_Web_Server",
+        "Enable_Protocol",
+        "Web_Server_Port",
+        "TLS_Server_Min_Version",
+        "TLS_Cipher_List",
+        "FIPS_Mode",
+    ]
+    .iter()
+    .map(|n| {
+        profile
+            .effective(n)
+            .map(|v| v.into_owned())
+            .unwrap_or_default()
+    })
+    .collect()
+}
+
+/// The web UI as a task of its own (for supervision): binds, serves until aborted; a bind or
+/// TLS failure ends the task with an error in the log (the supervisor starts it again later).
+pub fn spawn(
+    profile: Profile,
+    state: StateDir,
+    identity: DeviceIdentity,
+    lines: u8,
+    listen: IpAddr,
+    hooks: Arc<dyn WebHooks>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        match WebServer::start(&profile, &state, &identity, lines, listen, hooks).await {
+            Ok(Some(server)) => {
+                let why = server.wait().await;
+                tracing::error!("web UI: {why}");
+            }
+            Ok(None) => std::future::pending::<()>().await,
+            Err(e) => tracing::error!("web UI: {e}"),
+        }
+    })
 }
 
 /// `STATE/web/server.pem` and `server.key`: a self-signed certificate for the web UI when the

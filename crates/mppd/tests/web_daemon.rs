@@ -165,3 +165,50 @@ fn without_web_listen_nothing_listens() {
         "no web UI without --web-listen"
     );
 }
+
+/// A reload that changes `Web_Server_Port` starts the web UI again on the new port (its
+/// settings are applied live), and the status reports the web UI task.
+#[test]
+fn a_new_web_server_port_is_applied_on_reload() {
+    let d = start(&[], true);
+    assert!(get_over_tls(d.port, "/").starts_with("HTTP/1.1 200"));
+    let new_port = free_port(LOCALHOST);
+    let out = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&d.state)
+        .args(["config", "set", &format!("Web_Server_Port={new_port}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let ok = Command::new("kill")
+        .args(["-HUP", &d.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let up = TcpStream::connect_timeout(
+            &SocketAddr::new(LOCALHOST, new_port),
+            Duration::from_millis(200),
+        )
+        .is_ok();
+        if up {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the web UI never moved to {new_port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(get_over_tls(new_port, "/").starts_with("HTTP/1.1 200"));
+    let out = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&d.state)
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["web_ui"][0]["name"], "web UI", "{v}");
+    assert_eq!(v["web_ui"][0]["running"], true, "{v}");
+}
