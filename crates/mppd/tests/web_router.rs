@@ -870,3 +870,86 @@ async fn no_secret_in_log_lines() {
         vec!["applied".to_owned(), format!("resync {url}")]
     );
 }
+
+/// The web UI's Directory page (issue 9): both accounts search the corporate directory of a
+/// real slapd over ldaps with the profile's LDAP settings; the user's input is escaped; without
+/// a session the page is refused; with `LDAP_Dir_Enable` No it says the directory is off.
+#[tokio::test]
+async fn the_directory_page_searches_ldap_for_both_accounts() {
+    const PEOPLE: &str = "\
+dn: uid=alice,ou=people,dc=example,dc=test
+objectClass: inetOrgPerson
+uid: alice
+cn: Alice Smith
+sn: Smith
+telephoneNumber: 555 1212
+
+dn: uid=bob,ou=people,dc=example,dc=test
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob Jones
+sn: Jones
+telephoneNumber: 555 3434
+";
+    let ca = mppd_testkit::TestCa::new("mppd web directory CA");
+    let (cert, key) = ca.issue_server(
+        &["localhost"],
+        &["127.0.0.1".parse().unwrap()],
+        None,
+        mppd_testkit::Validity::Valid,
+    );
+    let slapd = mppd_testkit::Slapd::builder()
+        .tls(&cert, &key, &ca.cert_path())
+        .ldif(PEOPLE)
+        .start();
+    let ldap = |enabled: &str| {
+        format!(
+            "<LDAP_Dir_Enable>{enabled}</LDAP_Dir_Enable>\
+             <LDAP_Server>ldaps://localhost:{}</LDAP_Server>\
+             <LDAP_Search_Base>dc=example,dc=test</LDAP_Search_Base>\
+             <LDAP_Last_Name_Filter>sn:(sn=*$VALUE*)</LDAP_Last_Name_Filter>\
+             <LDAP_Display_Attrs>a=cn,n=Name;a=telephoneNumber,n=Work,t=p</LDAP_Display_Attrs>",
+            slapd.ldaps_addr().port()
+        )
+    };
+    let e = env(&ldap("Yes"));
+    ca.install_into(e._dir.path(), "ldap-ca.pem");
+
+    let anonymous = send(&e.app, get("/directory?q=Smith", None)).await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        anonymous.body
+    );
+
+    for (account, pw) in [("user", USER_PW), ("admin", ADMIN_PW)] {
+        let s = login(&e.app, account, pw).await;
+        let r = send(&e.app, get("/directory?q=Smith", Some(&s.cookie))).await;
+        assert_eq!(r.status, StatusCode::OK, "{account}: {}", r.body);
+        assert!(
+            r.body.contains("Alice Smith") && r.body.contains("Work: 555 1212"),
+            "{account}: {}",
+            r.body
+        );
+        assert!(!r.body.contains("Bob Jones"), "{}", r.body);
+        // The input is a value, not filter syntax: `*)(uid=*` finds nobody.
+        let r = send(
+            &e.app,
+            get("/directory?q=%2A%29%28uid%3D%2A", Some(&s.cookie)),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(
+            r.body.contains("No entry found") && !r.body.contains("Alice Smith"),
+            "{}",
+            r.body
+        );
+    }
+
+    let off = env(&ldap("No"));
+    let s = login(&off.app, "user", USER_PW).await;
+    let r = send(&off.app, get("/directory?q=Smith", Some(&s.cookie))).await;
+    assert!(r.body.contains("LDAP_Dir_Enable is No"), "{}", r.body);
+    assert!(!r.body.contains("Alice Smith"), "{}", r.body);
+}

@@ -47,7 +47,7 @@ pub fn page(title: &str, nav: Option<&Nav<'_>>, body: &str) -> String {
         escape(title)
     );
     if let Some(nav) = nav {
-        out.push_str("<nav><a href=\"/status\">Info</a>");
+        out.push_str("<nav><a href=\"/status\">Info</a><a href=\"/directory\">Directory</a>");
         for (seg, name) in nav.tabs {
             let _ = write!(out, "<a href=\"/tab/{}\">{}</a>", escape(seg), escape(name));
         }

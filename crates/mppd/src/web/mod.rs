@@ -49,7 +49,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -164,6 +164,7 @@ pub fn app(state: WebState) -> Router {
         .route("/logout", post(logout))
         .route("/status", get(status_page))
         .route("/status.json", get(status_json))
+        .route("/directory", get(directory_page))
         .route("/tab/{tab}", get(tab_get).post(tab_post))
         .route("/admin", get(admin_page))
         .route("/admin/config.xml", get(export).post(import))
@@ -677,6 +678,74 @@ async fn status_json(State(st): State<Shared>, headers: HeaderMap) -> WebResult 
         HeaderValue::from_static("application/json"),
     );
     Ok(r)
+}
+
+// ---- directory (SPEC §9, issue 9) ----
+
+/// `?q=NAME` of the Directory page.
+#[derive(Debug, serde::Deserialize)]
+struct DirectoryQuery {
+    q: Option<String>,
+}
+
+/// The corporate directory, for both accounts: a search form (GET: it changes nothing) and the
+/// entries found with the profile's LDAP settings (`LDAP_Dir_Enable` must be Yes).
+async fn directory_page(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<DirectoryQuery>,
+) -> WebResult {
+    let profile = st.profile()?;
+    let (_, s) = st.session(&headers, &profile)?;
+    let q = query.q.unwrap_or_default();
+    let mut body = format!(
+        "<form method=\"get\" action=\"/directory\"><p><label>Name \
+         <input type=\"text\" name=\"q\" value=\"{}\" size=\"30\"></label> \
+         <button type=\"submit\">Search</button></p></form>",
+        html::escape(&q)
+    );
+    if !profile.bool("LDAP_Dir_Enable") {
+        body.push_str("<p class=\"note\">The directory is off (LDAP_Dir_Enable is No).</p>");
+    } else if !q.trim().is_empty() {
+        let found = match crate::ldap::Directory::new(&profile, &st.cfg.state_dir) {
+            Ok(d) => d.search_name(q.trim()).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match found {
+            Ok(outcome) if outcome.rows.is_empty() => {
+                body.push_str("<p>No entry found.</p>");
+            }
+            Ok(outcome) => {
+                body.push_str("<table><tr><th>Name</th><th>Details</th><th>Dial</th></tr>");
+                for row in &outcome.rows {
+                    let details: Vec<String> = row
+                        .fields
+                        .iter()
+                        .map(|f| format!("{}: {}", html::escape(&f.label), html::escape(&f.value)))
+                        .collect();
+                    let _ = write!(
+                        body,
+                        "<tr class=\"entry\"><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        html::escape(&row.name),
+                        details.join("<br>"),
+                        html::escape(row.dial.as_deref().unwrap_or(""))
+                    );
+                }
+                body.push_str("</table>");
+                if outcome.truncated {
+                    body.push_str("<p class=\"note\">More entries match: refine the name.</p>");
+                }
+            }
+            Err(e) => {
+                let _ = write!(
+                    body,
+                    "<p class=\"err\">The directory search failed: {}</p>",
+                    html::escape(&e)
+                );
+            }
+        }
+    }
+    Ok(Html(st.render(&profile, &s, "Directory", &body)).into_response())
 }
 
 // ---- tabs ----
