@@ -9,7 +9,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -26,7 +25,6 @@ use mppd_core::ldap::{
     Transport, bind_plan, display, result_code_name,
 };
 use mppd_core::tls::{ClientApp, ClientPolicy, client_policy};
-use openssl::error::ErrorStack;
 use openssl::ssl::SslConnector;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -35,7 +33,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use tracing::warn;
 
 use crate::state::StateDir;
-use crate::tls::{TlsError, TlsFailure, TlsWarning, check_peer, classify, connector};
+use crate::tls::{TlsError, TlsFailure, TlsWarning, check_peer, connector};
 
 /// The StartTLS extended operation (RFC 4511 §4.14.1).
 pub const START_TLS_OID: &str = "1.3.6.1.4.1.1466.20037";
@@ -306,46 +304,16 @@ impl Directory {
         step: Duration,
     ) -> Result<SslStream<TcpStream>, LdapError> {
         let name = self.config.server.host.as_str();
-        let setup = |e: ErrorStack| TlsFailure::Connect(format!("TLS setup: {e}"));
-        let ssl = self
-            .connector
-            .configure()
-            .and_then(|c| {
-                c.verify_hostname(false)
-                    .use_server_name_indication(true)
-                    .into_ssl(name)
-            })
-            .map_err(setup)?;
-        let mut stream = SslStream::new(ssl, tcp).map_err(setup)?;
-        match tokio::time::timeout(step, Pin::new(&mut stream).connect()).await {
-            Err(_) => return Err(LdapError::Timeout("in the TLS handshake")),
-            Ok(Err(e)) => {
-                let text = match e.ssl_error() {
-                    Some(stack) => reasons(stack),
-                    None => e.to_string(),
-                };
-                let text = if text.trim().is_empty() {
-                    "the server closed the connection during the handshake".to_owned()
-                } else {
-                    text
-                };
-                let v = stream.ssl().verify_result();
-                return Err(classify(&text, Some((v.as_raw(), v.error_string()))).into());
-            }
-            Ok(Ok(())) => {}
-        }
+        // The step's timeout is the LDAP error; the handshake's own (a second later) never
+        // fires first.
+        let handshake =
+            crate::tls::handshake(&self.connector, tcp, name, step + Duration::from_secs(1));
+        let stream = tokio::time::timeout(step, handshake)
+            .await
+            .map_err(|_| LdapError::Timeout("in the TLS handshake"))??;
         check_peer(stream.ssl(), &self.policy, name, addr.ip())?;
         Ok(stream)
     }
-}
-
-fn reasons(stack: &ErrorStack) -> String {
-    let r: Vec<String> = stack
-        .errors()
-        .iter()
-        .map(|e| e.reason().unwrap_or("unknown error").to_owned())
-        .collect();
-    r.join("; ")
 }
 
 /// A byte stream a session runs on (TCP, or TLS over TCP).

@@ -300,6 +300,20 @@ fn describe(names: &CertNames) -> String {
     }
 }
 
+/// [`check_peer`] without the certificate-IP check: the host name only (unless the policy
+/// skips it). For connections whose server address the certificate-IP check does not apply
+/// to: SIP, a proxy, a server reached through a proxy tunnel.
+pub fn check_peer_name(
+    ssl: &SslRef,
+    policy: &ClientPolicy,
+    name: &str,
+    peer: IpAddr,
+) -> Result<(), TlsFailure> {
+    let mut names_only = policy.clone();
+    names_only.cert_ip_check = false;
+    check_peer(ssl, &names_only, name, peer)
+}
+
 /// The post-handshake checks: the host name (unless the policy skips it), then for
 /// provisioning the certificate-IP check against `peer`.
 pub fn check_peer(

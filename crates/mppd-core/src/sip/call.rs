@@ -43,10 +43,10 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::digest::{
-    Algorithm, AuthSession, ChallengeHeader, ChallengeKind, Credentials, DigestClient,
-    RequestTarget, Verdict, Verifier,
+    Algorithm, AuthSession, Credentials, DigestClient, RequestTarget, Verdict, Verifier,
+    challenge_headers,
 };
-use super::message::{Message, StartLine, same_name, split_commas};
+use super::message::{Message, StartLine, split_commas};
 use super::sdp::{
     self, LocalMedia, NegotiatedMedia, RtpPortRange, SdpError, SessionDescription, SrtpKey,
 };
@@ -369,26 +369,6 @@ fn record_route(m: &Message) -> Vec<String> {
 fn with_sdp(m: &mut Message, sdp: &SessionDescription) {
     m.push("Content-Type", "application/sdp");
     m.body = sdp.to_wire().into_bytes();
-}
-
-/// The digest challenges of a 401/407, in message order.
-fn challenges(m: &Message) -> Vec<ChallengeHeader<'_>> {
-    m.headers
-        .iter()
-        .filter_map(|h| {
-            let kind = if same_name(&h.name, "WWW-Authenticate") {
-                ChallengeKind::Www
-            } else if same_name(&h.name, "Proxy-Authenticate") {
-                ChallengeKind::Proxy
-            } else {
-                return None;
-            };
-            Some(ChallengeHeader {
-                kind,
-                value: h.value.as_str(),
-            })
-        })
-        .collect()
 }
 
 /// The algorithm named by the credentials for `realm` (MD5 when absent).
@@ -1400,7 +1380,7 @@ impl OutgoingCall {
                 self.finish(CallState::Ended, "cancelled".to_owned())
             }
             401 | 407 if matches!(self.state, OutState::Calling | OutState::Ringing) => {
-                let headers = challenges(r);
+                let headers = challenge_headers(r);
                 let target = RequestTarget {
                     method: "INVITE",
                     uri: &self.target.clone(),

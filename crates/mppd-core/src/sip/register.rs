@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use super::digest::{
-    Algorithm, AuthError, AuthSession, ChallengeHeader, ChallengeKind, DigestClient, RequestTarget,
+    Algorithm, AuthError, AuthSession, DigestClient, RequestTarget, challenge_headers,
 };
 use super::message::{Message, param, split_commas};
 use crate::provision::schedule::Rng;
@@ -258,23 +258,7 @@ impl Registration {
                 None
             }
             401 | 407 => {
-                let headers: Vec<ChallengeHeader<'_>> = response
-                    .headers
-                    .iter()
-                    .filter_map(|h| {
-                        let kind = if super::message::same_name(&h.name, "WWW-Authenticate") {
-                            ChallengeKind::Www
-                        } else if super::message::same_name(&h.name, "Proxy-Authenticate") {
-                            ChallengeKind::Proxy
-                        } else {
-                            return None;
-                        };
-                        Some(ChallengeHeader {
-                            kind,
-                            value: h.value.as_str(),
-                        })
-                    })
-                    .collect();
+                let headers = challenge_headers(response);
                 let uri = self.request_uri();
                 let target = RequestTarget {
                     method: "REGISTER",

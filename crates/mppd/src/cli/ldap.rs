@@ -7,7 +7,7 @@ use clap::Subcommand;
 use mppd_core::ldap::Transport;
 use serde_json::json;
 
-use super::{CmdResult, Failure, Format, print_json, profile_for};
+use super::{CmdResult, Failure, Format, print_json, profile_for, runtime};
 use crate::ldap::{Directory, SearchOutcome};
 use crate::state::StateDir;
 
@@ -48,13 +48,7 @@ pub fn run(state: &StateDir, cmd: &LdapCommand) -> CmdResult {
         eprintln!("mppd: {e}");
         Failure::Failed
     })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("mppd: cannot start the runtime: {e}");
-            Failure::Failed
-        })?;
+    let runtime = runtime()?;
     let outcome = runtime.block_on(directory.search_name(name)).map_err(|e| {
         eprintln!("mppd: {e}");
         Failure::Failed

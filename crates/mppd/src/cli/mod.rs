@@ -452,6 +452,27 @@ fn print_lines(lines: &[String]) {
 
 /// The profile a command acts on: `--profile FILE` (validated), else `STATE/profile.xml`, else
 /// the embedded default.
+/// The tokio runtime of a one-shot command (current thread).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("mppd: cannot start the runtime: {e}");
+            Failure::Failed
+        })
+}
+
+/// The device identity of the state directory (the emulated one when it has none).
+pub(crate) fn device_identity(
+    state: &StateDir,
+) -> Result<mppd_config::identity::DeviceIdentity, Failure> {
+    state.identity().map(|l| l.identity).map_err(|e| {
+        eprintln!("mppd: device identity: {e}");
+        Failure::Failed
+    })
+}
+
 pub(crate) fn profile_for(state: &StateDir, file: Option<&Path>) -> Result<Profile, Failure> {
     if let Some(file) = file {
         return load_valid(file).map(|(p, _)| p);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use serde_json::json;
 
-use super::{CmdResult, Failure, Format, print_json, profile_for};
+use super::{CmdResult, Failure, Format, device_identity, print_json, profile_for, runtime};
 use mppd_core::provision::dhcp;
 
 use crate::provision::dhcp_client;
@@ -55,13 +55,7 @@ pub struct ProvisionArgs {
 /// Runs `mppd provision`.
 pub(super) fn run(state: &StateDir, lines: Option<u8>, args: &ProvisionArgs) -> CmdResult {
     let profile = profile_for(state, None)?;
-    let identity = state
-        .identity()
-        .map_err(|e| {
-            eprintln!("mppd: device identity: {e}");
-            Failure::Failed
-        })?
-        .identity;
+    let identity = device_identity(state)?;
     let (mut fetcher, warnings) = Fetcher::new(&profile, state, &identity).map_err(|e| {
         eprintln!("mppd: {e}");
         Failure::Failed
@@ -72,13 +66,7 @@ pub(super) fn run(state: &StateDir, lines: Option<u8>, args: &ProvisionArgs) -> 
     for w in warnings {
         eprintln!("mppd: warning: {w}");
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("mppd: cannot start the runtime: {e}");
-            Failure::Failed
-        })?;
+    let runtime = runtime()?;
     let dhcp = match args.dhcp_iface.as_deref() {
         Some(iface) => Some(dhcp_discover(iface, &profile, &identity, args)?),
         None => None,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use mppd_core::proxy::result::ProxyChoice;
 
-use super::{CmdResult, Failure, profile_for};
+use super::{CmdResult, Failure, device_identity, profile_for, runtime};
 use crate::provision::dhcp_client;
 use crate::provision::dns::{HostsThenDns, parse_nameserver};
 use crate::provision::fetch::{Fetcher, Resolve, SystemResolver};
@@ -79,13 +79,7 @@ fn find(state: &StateDir, args: &FindArgs) -> CmdResult {
     };
     let host = host_of(url)?;
     let profile = profile_for(state, args.profile.as_deref())?;
-    let identity = state
-        .identity()
-        .map_err(|e| {
-            eprintln!("mppd: device identity: {e}");
-            Failure::Failed
-        })?
-        .identity;
+    let identity = device_identity(state)?;
     let (fetcher, warnings) = Fetcher::new(&profile, state, &identity).map_err(|e| {
         eprintln!("mppd: {e}");
         Failure::Failed
@@ -128,13 +122,7 @@ fn find(state: &StateDir, args: &FindArgs) -> CmdResult {
         .with_resolver(resolver(args))
         .with_wpad_hints(hints)
         .with_pac_my_ip(args.my_ip);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("mppd: cannot start the runtime: {e}");
-            Failure::Failed
-        })?;
+    let runtime = runtime()?;
     let decision = runtime.block_on(fetcher.decide_proxy(url, &host));
     for w in &decision.warnings {
         eprintln!("mppd: warning: {w}");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{CmdResult, Failure, Format, print_json, profile_for};
+use super::{CmdResult, Failure, Format, device_identity, print_json, profile_for, runtime};
 use crate::provision::dns::parse_nameserver;
 use crate::sip::LineSettings;
 use crate::sip::locate::SipResolver;
@@ -76,20 +76,8 @@ pub(super) fn run(state: &StateDir, lines: Option<u8>, cmd: &SipCommand) -> CmdR
 
 fn call(state: &StateDir, args: &CallArgs) -> CmdResult {
     let profile = profile_for(state, args.profile.as_deref())?;
-    let identity = state
-        .identity()
-        .map_err(|e| {
-            eprintln!("mppd: device identity: {e}");
-            Failure::Failed
-        })?
-        .identity;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("mppd: cannot start the runtime: {e}");
-            Failure::Failed
-        })?;
+    let identity = device_identity(state)?;
+    let runtime = runtime()?;
     let resolver = SipResolver::new(args.nameserver);
     let outcome = runtime.block_on(call_once(
         &profile,
@@ -131,13 +119,7 @@ fn call(state: &StateDir, args: &CallArgs) -> CmdResult {
 
 fn register(state: &StateDir, lines: Option<u8>, args: &RegisterArgs) -> CmdResult {
     let profile = profile_for(state, args.profile.as_deref())?;
-    let identity = state
-        .identity()
-        .map_err(|e| {
-            eprintln!("mppd: device identity: {e}");
-            Failure::Failed
-        })?
-        .identity;
+    let identity = device_identity(state)?;
     let count = state.lines(lines);
     let chosen: Vec<u8> = match args.line {
         Some(n) if n > count => {
@@ -158,13 +140,7 @@ fn register(state: &StateDir, lines: Option<u8>, args: &RegisterArgs) -> CmdResu
         eprintln!("mppd: no line to register: each needs Line_Enable_n_, User_ID_n_ and Proxy_n_");
         return Err(Failure::Failed);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("mppd: cannot start the runtime: {e}");
-            Failure::Failed
-        })?;
+    let runtime = runtime()?;
     let resolver = SipResolver::new(args.nameserver);
     let outcomes: Vec<LineOutcome> = runtime.block_on(async {
         let mut out = Vec::new();

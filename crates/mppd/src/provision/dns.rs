@@ -29,6 +29,34 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
 /// How many times a query is retried.
 const QUERY_ATTEMPTS: usize = 2;
 
+/// A hickory resolver asking `nameserver` (UDP, then TCP), or the system's name servers
+/// (`/etc/resolv.conf`), never the hosts file (the callers read it themselves), with the
+/// timeout and attempts of this module. Must be used inside a tokio runtime.
+pub fn dns_resolver(nameserver: Option<SocketAddr>) -> Result<TokioResolver, String> {
+    let mut builder = match nameserver {
+        Some(addr) => {
+            let mut udp = ConnectionConfig::udp();
+            udp.port = addr.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = addr.port();
+            let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_name_servers(vec![server]),
+                TokioRuntimeProvider::default(),
+            )
+        }
+        None => TokioResolver::builder_tokio()
+            .map_err(|e| format!("no system DNS configuration: {e}"))?,
+    };
+    let opts: &mut ResolverOpts = builder.options_mut();
+    opts.timeout = QUERY_TIMEOUT;
+    opts.attempts = QUERY_ATTEMPTS;
+    opts.use_hosts_file = ResolveHosts::Never;
+    builder
+        .build()
+        .map_err(|e| format!("cannot start the resolver: {e}"))
+}
+
 /// `/etc/hosts` (or another hosts file), then DNS A records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostsThenDns {
@@ -79,29 +107,7 @@ impl HostsThenDns {
             .build()
             .map_err(|e| format!("cannot start the resolver: {e}"))?;
         runtime.block_on(async {
-            let mut builder = match self.nameserver {
-                Some(addr) => {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = addr.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = addr.port();
-                    let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
-                    TokioResolver::builder_with_config(
-                        ResolverConfig::from_name_servers(vec![server]),
-                        TokioRuntimeProvider::default(),
-                    )
-                }
-                None => TokioResolver::builder_tokio()
-                    .map_err(|e| format!("no system DNS configuration: {e}"))?,
-            };
-            let opts: &mut ResolverOpts = builder.options_mut();
-            opts.timeout = QUERY_TIMEOUT;
-            opts.attempts = QUERY_ATTEMPTS;
-            // The hosts file was read already, by `resolve`.
-            opts.use_hosts_file = ResolveHosts::Never;
-            let resolver = builder
-                .build()
-                .map_err(|e| format!("cannot start the resolver: {e}"))?;
+            let resolver = dns_resolver(self.nameserver)?;
             let server = self
                 .nameserver
                 .map_or_else(|| "the system's name servers".to_owned(), |a| a.to_string());

@@ -103,6 +103,25 @@ impl Driver {
         self.running.is_some()
     }
 
+    /// The fetcher kept between resyncs, built first when there is none.
+    fn fetcher(
+        &mut self,
+        state: &StateDir,
+        profile: &Profile,
+        identity: &DeviceIdentity,
+    ) -> Result<Arc<Fetcher>, String> {
+        if let Some(f) = &self.fetcher {
+            return Ok(Arc::clone(f));
+        }
+        let (f, warnings) = Fetcher::new(profile, state, identity).map_err(|e| e.to_string())?;
+        for w in warnings {
+            warn!("{w}");
+        }
+        let f = Arc::new(f);
+        self.fetcher = Some(Arc::clone(&f));
+        Ok(f)
+    }
+
     /// The deadline passed: starts the resync the schedule asks for, with the profile in force.
     pub fn fire(
         &mut self,
@@ -117,20 +136,7 @@ impl Driver {
                 continue;
             }
             info!(?reason, "resync starting");
-            let fetcher = match &self.fetcher {
-                Some(f) => Ok(Arc::clone(f)),
-                None => match Fetcher::new(profile, state, identity) {
-                    Ok((f, warnings)) => {
-                        for w in warnings {
-                            warn!("{w}");
-                        }
-                        let f = Arc::new(f);
-                        self.fetcher = Some(Arc::clone(&f));
-                        Ok(f)
-                    }
-                    Err(e) => Err(e.to_string()),
-                },
-            };
+            let fetcher = self.fetcher(state, profile, identity);
             let (state, profile, identity) = (state.clone(), profile.clone(), identity.clone());
             let rule = if reason == Reason::Manual {
                 self.manual_rule.take()
@@ -188,19 +194,12 @@ impl Driver {
         identity: &DeviceIdentity,
         lines: u8,
     ) {
-        let fetcher = match &self.fetcher {
-            Some(f) => Arc::clone(f),
-            None => match Fetcher::new(profile, state, identity) {
-                Ok((f, _)) => {
-                    let f = Arc::new(f);
-                    self.fetcher = Some(Arc::clone(&f));
-                    f
-                }
-                Err(e) => {
-                    warn!("report: {e}");
-                    return;
-                }
-            },
+        let fetcher = match self.fetcher(state, profile, identity) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!("report: {e}");
+                return;
+            }
         };
         let (state, profile, identity) = (state.clone(), profile.clone(), identity.clone());
         tokio::spawn(async move {

@@ -5,19 +5,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use mppd_core::sip::locate::{
     Naptr, ProxyValue, SrvTarget, Transport, TransportSetting, naptr_choices, sort_srv,
 };
 
-use crate::provision::dns::HostsThenDns;
+use crate::provision::dns::{HostsThenDns, dns_resolver};
 use crate::provision::fetch::Resolve;
 
 /// One place to send the line's requests.
@@ -53,28 +48,7 @@ impl SipResolver {
     }
 
     fn resolver(&self) -> Result<TokioResolver, String> {
-        let mut builder = match self.nameserver {
-            Some(addr) => {
-                let mut udp = ConnectionConfig::udp();
-                udp.port = addr.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = addr.port();
-                let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
-                TokioResolver::builder_with_config(
-                    ResolverConfig::from_name_servers(vec![server]),
-                    TokioRuntimeProvider::default(),
-                )
-            }
-            None => TokioResolver::builder_tokio()
-                .map_err(|e| format!("no system DNS configuration: {e}"))?,
-        };
-        let opts: &mut ResolverOpts = builder.options_mut();
-        opts.timeout = Duration::from_secs(3);
-        opts.attempts = 2;
-        opts.use_hosts_file = ResolveHosts::Never;
-        builder
-            .build()
-            .map_err(|e| format!("cannot start the resolver: {e}"))
+        dns_resolver(self.nameserver)
     }
 
     /// NAPTR records of `name` (none when the name has none).

@@ -113,25 +113,12 @@ pub async fn register_once(
         Ok(s) => s,
         Err(e) => return LineOutcome::failed(line, e),
     };
-    if let Some(why) = settings.unusable() {
-        return LineOutcome::failed(line, why);
-    }
-    if let Err(why) = settings.check_restricted(profile) {
-        return LineOutcome::failed(line, why);
-    }
-    let Some(proxy) = settings.outbound.as_ref().or(settings.proxy.as_ref()) else {
-        return LineOutcome::failed(line, format!("Proxy_{line}_ is empty: no registrar"));
-    };
-    let domain = settings
-        .proxy
-        .as_ref()
-        .map_or_else(String::new, |p| p.domain().to_owned());
-    let targets = match locate(resolver, proxy, settings.transport, settings.use_srv).await {
-        Ok(t) => t,
-        Err(e) => return LineOutcome::failed(line, e),
-    };
-    let tls = match tls_setup(profile, state, line, &targets) {
-        Ok(t) => t,
+    let LinePlan {
+        domain,
+        targets,
+        tls,
+    } = match plan_line(profile, state, &settings, resolver).await {
+        Ok(p) => p,
         Err(o) => return *o,
     };
     let mut failures = Vec::new();
@@ -283,23 +270,54 @@ pub async fn keep_registered(
     }
 }
 
-/// The line's TLS connector, when a target is TLS.
-fn tls_setup(
+/// Where a line registers: the address-of-record domain, the targets in order, and the TLS
+/// connector when a target is TLS.
+struct LinePlan {
+    domain: String,
+    targets: Vec<Target>,
+    tls: Option<TlsSetup>,
+}
+
+/// Checks the line's settings (usable, inside `Restricted_Access_Domains`), locates its
+/// registrar and builds its TLS connector when needed.
+async fn plan_line(
     profile: &Profile,
     state: &StateDir,
-    line: u8,
-    targets: &[Target],
-) -> Result<Option<TlsSetup>, Box<LineOutcome>> {
-    if !targets.iter().any(|t| t.transport == Transport::Tls) {
-        return Ok(None);
+    settings: &LineSettings,
+    resolver: &SipResolver,
+) -> Result<LinePlan, Box<LineOutcome>> {
+    let line = settings.line;
+    let failed = |why: String| Box::new(LineOutcome::failed(line, why));
+    if let Some(why) = settings.unusable() {
+        return Err(failed(why));
     }
-    let policy = client_policy(profile, ClientApp::Sip { line });
-    let (connector, warnings) = crate::tls::connector(&policy, state)
-        .map_err(|e| Box::new(LineOutcome::failed(line, format!("TLS setup: {e}"))))?;
-    for w in warnings {
-        tracing::warn!("sip line {line}: {w}");
-    }
-    Ok(Some(TlsSetup { connector, policy }))
+    settings.check_restricted(profile).map_err(failed)?;
+    let Some(proxy) = settings.outbound.as_ref().or(settings.proxy.as_ref()) else {
+        return Err(failed(format!("Proxy_{line}_ is empty: no registrar")));
+    };
+    let domain = settings
+        .proxy
+        .as_ref()
+        .map_or_else(String::new, |p| p.domain().to_owned());
+    let targets = locate(resolver, proxy, settings.transport, settings.use_srv)
+        .await
+        .map_err(failed)?;
+    let tls = if targets.iter().any(|t| t.transport == Transport::Tls) {
+        let policy = client_policy(profile, ClientApp::Sip { line });
+        let (connector, warnings) =
+            crate::tls::connector(&policy, state).map_err(|e| failed(format!("TLS setup: {e}")))?;
+        for w in warnings {
+            tracing::warn!("sip line {line}: {w}");
+        }
+        Some(TlsSetup { connector, policy })
+    } else {
+        None
+    };
+    Ok(LinePlan {
+        domain,
+        targets,
+        tls,
+    })
 }
 
 /// `MPPD_FAULT_INJECT=sip-agent-panic`: the first agent of the process panics, once (for the
@@ -321,37 +339,20 @@ async fn connect_line(
     resolver: &SipResolver,
 ) -> Result<(Connection, String, Target), LineOutcome> {
     let line = settings.line;
-    if let Some(why) = settings.unusable() {
-        return Err(LineOutcome::failed(line, why));
-    }
-    settings
-        .check_restricted(profile)
-        .map_err(|why| LineOutcome::failed(line, why))?;
-    let Some(proxy) = settings.outbound.as_ref().or(settings.proxy.as_ref()) else {
-        return Err(LineOutcome::failed(
-            line,
-            format!("Proxy_{line}_ is empty: no registrar"),
-        ));
-    };
-    let domain = settings
-        .proxy
-        .as_ref()
-        .map_or_else(String::new, |p| p.domain().to_owned());
-    let targets = locate(resolver, proxy, settings.transport, settings.use_srv)
+    let plan = plan_line(profile, state, settings, resolver)
         .await
-        .map_err(|e| LineOutcome::failed(line, e))?;
-    let tls = tls_setup(profile, state, line, &targets).map_err(|o| *o)?;
+        .map_err(|o| *o)?;
     let mut failures = Vec::new();
-    for target in targets {
+    for target in plan.targets {
         match Connection::open(
             &target,
             settings.local_port,
             &format!("SIP_Port_{line}_"),
-            tls.as_ref(),
+            plan.tls.as_ref(),
         )
         .await
         {
-            Ok(c) => return Ok((c, domain, target)),
+            Ok(c) => return Ok((c, plan.domain, target)),
             Err(e) => failures.push(format!("{} {}: {e}", target.transport, target.addr)),
         }
     }

@@ -17,7 +17,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio_openssl::SslStream;
 
 use super::locate::Target;
-use crate::tls::{TlsFailure, check_peer, handshake, negotiated};
+use crate::tls::{TlsFailure, check_peer_name, handshake, negotiated};
 
 /// How long a TCP connection or TLS handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -141,9 +141,7 @@ impl Connection {
                     let stream = handshake(&setup.connector, tcp, &target.name, CONNECT_TIMEOUT)
                         .await
                         .map_err(ConnectError::Tls)?;
-                    let mut names_only = setup.policy.clone();
-                    names_only.cert_ip_check = false;
-                    check_peer(stream.ssl(), &names_only, &target.name, target.addr.ip())
+                    check_peer_name(stream.ssl(), &setup.policy, &target.name, target.addr.ip())
                         .map_err(ConnectError::Tls)?;
                     let info = negotiated(stream.ssl());
                     (Io::Tls(Box::new(stream)), local, Some(info))

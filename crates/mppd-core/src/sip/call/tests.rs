@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::provision::schedule::SplitMix64;
+use crate::sip::digest::{ChallengeHeader, ChallengeKind};
 use crate::sip::digest::{DigestPolicy, Hash, VerifierConfig};
 use crate::sip::mediasec::{MediaSecPolicy, MediaSecState};
 use crate::sip::sdp::{self, MediaProto};

@@ -589,6 +589,28 @@ struct CachedNonce {
     nc: u32,
 }
 
+/// The digest challenges of a 401/407 (its `WWW-Authenticate` and `Proxy-Authenticate`
+/// headers), in message order, as [`DigestClient::respond`] takes them.
+pub fn challenge_headers(m: &crate::sip::message::Message) -> Vec<ChallengeHeader<'_>> {
+    use crate::sip::message::same_name;
+    m.headers
+        .iter()
+        .filter_map(|h| {
+            let kind = if same_name(&h.name, "WWW-Authenticate") {
+                ChallengeKind::Www
+            } else if same_name(&h.name, "Proxy-Authenticate") {
+                ChallengeKind::Proxy
+            } else {
+                return None;
+            };
+            Some(ChallengeHeader {
+                kind,
+                value: h.value.as_str(),
+            })
+        })
+        .collect()
+}
+
 /// The retry state of one request across its challenged re-sends (one per REGISTER refresh,
 /// INVITE, SUBSCRIBE...). Create it with [`AuthSession::default`] when the request is first
 /// sent; pass it to every [`DigestClient::respond`] for that request.

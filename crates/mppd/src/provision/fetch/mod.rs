@@ -55,7 +55,9 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio_openssl::SslStream;
 
 use crate::state::StateDir;
-use crate::tls::{TlsError, TlsFailure, TlsWarning, cert_names, check_peer, classify, connector};
+use crate::tls::{
+    TlsError, TlsFailure, TlsWarning, cert_names, check_peer_name, classify, connector,
+};
 
 /// The largest body accepted: a profile of the largest size parsed plus room for compression
 /// or encryption overhead.
@@ -692,9 +694,7 @@ impl Fetcher {
         host: &str,
         peer: IpAddr,
     ) -> Result<(), TlsFailure> {
-        let mut names_only = self.policy.clone();
-        names_only.cert_ip_check = false;
-        check_peer(stream.ssl(), &names_only, host, peer)?;
+        check_peer_name(stream.ssl(), &self.policy, host, peer)?;
         if !self.policy.cert_ip_check {
             return Ok(());
         }

@@ -38,7 +38,7 @@ use super::{
 };
 use crate::proxy::pac::{PacEngine, PacEnv, PacLimits};
 use crate::proxy::{ProxyMode, ProxySettings, WpadHints};
-use crate::tls::check_peer;
+use crate::tls::check_peer_name;
 
 /// How long a loaded PAC file is used before it is fetched again.
 pub const PAC_REFRESH: Duration = Duration::from_secs(3600);
@@ -424,9 +424,7 @@ impl Fetcher {
                     Tunnel::Open(tunnel) => {
                         let name = unbracket(&target.host);
                         let stream = self.tls_handshake(tunnel, name, addr).await?;
-                        let mut names_only = self.policy.clone();
-                        names_only.cert_ip_check = false;
-                        check_peer(stream.ssl(), &names_only, name, addr.ip())
+                        check_peer_name(stream.ssl(), &self.policy, name, addr.ip())
                             .map_err(|failure| FetchError::Tls { addr, failure })?;
                         let resp = self
                             .exchange_with(
@@ -529,9 +527,7 @@ impl Fetcher {
                 .tls_handshake(tcp, host, addr)
                 .await
                 .map_err(|e| proxy_err(e.to_string()))?;
-            let mut names_only = self.policy.clone();
-            names_only.cert_ip_check = false;
-            check_peer(stream.ssl(), &names_only, host, ip)
+            check_peer_name(stream.ssl(), &self.policy, host, ip)
                 .map_err(|f| proxy_err(format!("TLS: {f}")))?;
             return Ok((Box::new(stream), addr));
         }
