@@ -10,8 +10,14 @@
 //!   build) once its line is registered over TLS, beside `baresip` registered over UDP to the
 //!   same kamailio (a second one, challenging with MD5: baresip 1.0 has no SHA-256 digest).
 //!
-//! `scripts/bench-sip` runs it (`cargo bench -p mppd --bench sip`). Needs root-free loopback
-//! only, kamailio (+ tls modules) and baresip.
+//!   The daemon is `MPPD_BIN` when set (scripts/bench-sip sets the release build, the one that
+//!   is shipped), and the resident memory is also shown per mapping, with how much of the code
+//!   layout file the binary still matches.
+//!
+//! `scripts/bench-sip` runs it. `MPPD_BENCH_MEMORY_ONLY=1` skips the register timings;
+//! `MPPD_BENCH_LAYOUT=FILE` (scripts/layout) runs the daemon under callgrind and writes the
+//! functions it executed to FILE. Needs root-free loopback only, kamailio (+ tls modules) and
+//! baresip (and valgrind for the layout).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::fs;
@@ -28,7 +34,11 @@ use mppd_testkit::mppd::profile_xml;
 use mppd_testkit::process::free_port;
 use mppd_testkit::{TestCa, Validity};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mppd");
+/// The daemon under test: `MPPD_BIN` (scripts/bench-sip sets the release build, the one that is
+/// shipped and laid out), else the bench profile's build.
+fn bin() -> String {
+    std::env::var("MPPD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mppd").to_owned())
+}
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const RUNS: usize = 60;
 
@@ -57,6 +67,44 @@ fn anon_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("Anonymous:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
+}
+
+/// Resident KiB per mapping (summed by path; anonymous mappings as `[anon]`), largest first:
+/// where the peak lies.
+fn rss_by_mapping(pid: u32) -> Vec<(String, u64, u64)> {
+    let smaps = fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut by: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            let name = line.split_whitespace().nth(5).unwrap_or("[anon]");
+            current = name.rsplit('/').next().unwrap_or(name).to_owned();
+        } else if let Some(kib) = line.strip_prefix("Rss:") {
+            by.entry(current.clone()).or_default().0 += kib_of(kib);
+        } else if let Some(kib) = line.strip_prefix("Anonymous:") {
+            by.entry(current.clone()).or_default().1 += kib_of(kib);
+        }
+    }
+    let mut v: Vec<_> = by.into_iter().map(|(k, (r, a))| (k, r, a)).collect();
+    v.sort_by_key(|(_, r, _)| std::cmp::Reverse(*r));
+    v
+}
+
+fn kib_of(v: &str) -> u64 {
+    v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0)
+}
+
+fn print_breakdown(who: &str, pid: u32) {
+    let rows = rss_by_mapping(pid);
+    let line = rows
+        .iter()
+        .filter(|(_, r, _)| *r >= 64)
+        .map(|(n, r, a)| format!("{n} {r} ({a} anon)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("  {who} resident KiB by mapping: {line}");
 }
 
 fn profile(transport: &str, outbound: &str) -> String {
@@ -107,87 +155,91 @@ fn main() {
         "register (REGISTER/401/REGISTER/200)", "median", "p90", "best"
     );
     let mut tls_exchange = Duration::ZERO;
-    for (transport, port) in [
-        ("UDP", k.udp_port()),
-        ("TCP", k.tcp_port()),
-        ("TLS", k.tls_port()),
-    ] {
-        let p =
-            Profile::parse(profile(transport, &format!("127.0.0.1:{port}")).as_bytes()).unwrap();
-        let mut times = Vec::with_capacity(RUNS);
-        let mut exchanges = Vec::with_capacity(RUNS);
-        for i in 0..RUNS + 5 {
-            let t0 = Instant::now();
-            let o = runtime.block_on(register_once(&p, &state, &identity, 1, &resolver));
-            let t = t0.elapsed();
-            assert!(o.registered, "{}", o.summary);
-            assert_eq!(o.algorithm.as_deref(), Some("SHA-256"), "{}", o.summary);
-            if i >= 5 {
-                times.push(t);
-                exchanges.push(Duration::from_micros(o.exchange_us.unwrap()));
+    let memory_only = std::env::var_os("MPPD_BENCH_MEMORY_ONLY").is_some();
+    if !memory_only {
+        for (transport, port) in [
+            ("UDP", k.udp_port()),
+            ("TCP", k.tcp_port()),
+            ("TLS", k.tls_port()),
+        ] {
+            let p = Profile::parse(profile(transport, &format!("127.0.0.1:{port}")).as_bytes())
+                .unwrap();
+            let mut times = Vec::with_capacity(RUNS);
+            let mut exchanges = Vec::with_capacity(RUNS);
+            for i in 0..RUNS + 5 {
+                let t0 = Instant::now();
+                let o = runtime.block_on(register_once(&p, &state, &identity, 1, &resolver));
+                let t = t0.elapsed();
+                assert!(o.registered, "{}", o.summary);
+                assert_eq!(o.algorithm.as_deref(), Some("SHA-256"), "{}", o.summary);
+                if i >= 5 {
+                    times.push(t);
+                    exchanges.push(Duration::from_micros(o.exchange_us.unwrap()));
+                }
+            }
+            let (median, p90, best) = stats(times);
+            println!(
+                "{:<44} {:>10} {:>10} {:>10}",
+                format!("  {transport}: whole register_once"),
+                ms(median),
+                ms(p90),
+                ms(best)
+            );
+            let (median, p90, best) = stats(exchanges);
+            println!(
+                "{:<44} {:>10} {:>10} {:>10}",
+                format!("  {transport}: first REGISTER to 200"),
+                ms(median),
+                ms(p90),
+                ms(best)
+            );
+            if transport == "TLS" {
+                tls_exchange = median;
             }
         }
-        let (median, p90, best) = stats(times);
-        println!(
-            "{:<44} {:>10} {:>10} {:>10}",
-            format!("  {transport}: whole register_once"),
-            ms(median),
-            ms(p90),
-            ms(best)
-        );
-        let (median, p90, best) = stats(exchanges);
-        println!(
-            "{:<44} {:>10} {:>10} {:>10}",
-            format!("  {transport}: first REGISTER to 200"),
-            ms(median),
-            ms(p90),
-            ms(best)
-        );
-        if transport == "TLS" {
-            tls_exchange = median;
+        // The TLS handshake alone (TCP connect + handshake + name check), same setup.
+        {
+            let policy = mppd_core::tls::client_policy(
+                &Profile::parse(profile("TLS", "127.0.0.1:1").as_bytes()).unwrap(),
+                mppd_core::tls::ClientApp::Sip { line: 1 },
+            );
+            let (connector, _) = mppd::tls::connector(&policy, &state).unwrap();
+            let addr = std::net::SocketAddr::new(LOCALHOST, k.tls_port());
+            let mut times = Vec::new();
+            for _ in 0..RUNS {
+                let t0 = Instant::now();
+                runtime.block_on(async {
+                    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                    let _s =
+                        mppd::tls::handshake(&connector, tcp, "127.0.0.1", Duration::from_secs(5))
+                            .await
+                            .unwrap();
+                });
+                times.push(t0.elapsed());
+            }
+            let (median, p90, best) = stats(times);
+            println!(
+                "{:<44} {:>10} {:>10} {:>10}",
+                "  TLS: TCP connect + handshake alone",
+                ms(median),
+                ms(p90),
+                ms(best)
+            );
         }
-    }
-    // The TLS handshake alone (TCP connect + handshake + name check), same setup.
-    {
-        let policy = mppd_core::tls::client_policy(
-            &Profile::parse(profile("TLS", "127.0.0.1:1").as_bytes()).unwrap(),
-            mppd_core::tls::ClientApp::Sip { line: 1 },
-        );
-        let (connector, _) = mppd::tls::connector(&policy, &state).unwrap();
-        let addr = std::net::SocketAddr::new(LOCALHOST, k.tls_port());
-        let mut times = Vec::new();
-        for _ in 0..RUNS {
-            let t0 = Instant::now();
-            runtime.block_on(async {
-                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-                let _s = mppd::tls::handshake(&connector, tcp, "127.0.0.1", Duration::from_secs(5))
-                    .await
-                    .unwrap();
-            });
-            times.push(t0.elapsed());
-        }
-        let (median, p90, best) = stats(times);
         println!(
-            "{:<44} {:>10} {:>10} {:>10}",
-            "  TLS: TCP connect + handshake alone",
-            ms(median),
-            ms(p90),
-            ms(best)
+            "first REGISTER to 200 over TLS with a SHA-256 challenge: median {} (goal <= 10 ms: {})",
+            ms(tls_exchange),
+            if tls_exchange <= Duration::from_millis(10) {
+                "met"
+            } else {
+                "MISSED"
+            }
+        );
+        println!(
+            "(the whole register_once includes building the TLS context, once per connection; \
+             the system roots are looked up on demand, not loaded)"
         );
     }
-    println!(
-        "first REGISTER to 200 over TLS with a SHA-256 challenge: median {} (goal <= 10 ms: {})",
-        ms(tls_exchange),
-        if tls_exchange <= Duration::from_millis(10) {
-            "met"
-        } else {
-            "MISSED"
-        }
-    );
-    println!(
-        "(the whole register_once includes building the TLS context: loading the system trust \
-         store, about 40-80 ms; the daemon builds it once per connection)"
-    );
 
     // Memory: mppd run (line 1 over TLS) and baresip (UDP) registered to one kamailio that
     // challenges with MD5: baresip 1.0 answers MD5 only.
@@ -201,7 +253,7 @@ fn main() {
         profile("TLS", &format!("127.0.0.1:{}", k.tls_port())),
     )
     .unwrap();
-    let ok = Command::new(BIN)
+    let ok = Command::new(bin())
         .arg("--state-dir")
         .arg(&state_path)
         .args(["config", "apply", "--replace"])
@@ -209,9 +261,21 @@ fn main() {
         .status()
         .unwrap();
     assert!(ok.success());
+    // scripts/layout: the daemon runs under callgrind, which lists every function it executes.
+    let layout = std::env::var_os("MPPD_BENCH_LAYOUT").map(std::path::PathBuf::from);
+    let callgrind_out = dir.path().join("callgrind.out");
+    let mut cmd = match &layout {
+        Some(_) => {
+            let mut c = Command::new("valgrind");
+            c.args(["--tool=callgrind", "--demangle=no"])
+                .arg(format!("--callgrind-out-file={}", callgrind_out.display()))
+                .arg(bin());
+            c
+        }
+        None => Command::new(bin()),
+    };
     let daemon = Killed(
-        Command::new(BIN)
-            .arg("--state-dir")
+        cmd.arg("--state-dir")
             .arg(&state_path)
             .arg("run")
             .stdin(Stdio::null())
@@ -221,7 +285,7 @@ fn main() {
             .unwrap(),
     );
     wait_until("mppd run registered", || {
-        let out = Command::new(BIN)
+        let out = Command::new(bin())
             .arg("--state-dir")
             .arg(&state_path)
             .args(["status", "--format", "json"])
@@ -301,12 +365,142 @@ fn main() {
          baresip {baresip_anon} KiB; the rest is file-backed pages of the binaries and of \
          libssl/libcrypto"
     );
+    print_breakdown("mppd run", daemon.0.id());
+    print_breakdown("baresip", baresip.0.id());
+    print_layout_coverage();
     drop(baresip);
+    match layout {
+        Some(order_file) => write_layout(daemon, &callgrind_out, &order_file),
+        None => drop(daemon),
+    }
+}
+
+/// The layout file the release build links with (crates/mppd/build.rs).
+const ORDER_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/layout/mppd-run.order");
+
+/// How much of the layout file the measured binary still has: names change as the code does
+/// (a stale file costs memory, never correctness; `scripts/layout` records it again).
+fn print_layout_coverage() {
+    let Ok(order) = fs::read_to_string(ORDER_FILE) else {
+        println!("  layout: no {ORDER_FILE}");
+        return;
+    };
+    let Ok(out) = Command::new("nm").arg("--defined-only").arg(bin()).output() else {
+        println!("  layout: nm (binutils) is missing; coverage not measured");
+        return;
+    };
+    let symbols: std::collections::HashSet<&str> = std::str::from_utf8(&out.stdout)
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    let names: Vec<&str> = order.lines().filter(|l| !l.is_empty()).collect();
+    let found = names.iter().filter(|n| symbols.contains(**n)).count();
+    println!(
+        "  layout: {found} of the {} functions of layout/mppd-run.order are in the measured \
+         binary{}",
+        names.len(),
+        if found * 10 < names.len() * 9 {
+            " (stale: run scripts/layout)"
+        } else {
+            ""
+        }
+    );
+}
+
+/// Stops the daemon (SIGTERM, so that callgrind writes its profile), then writes the names of
+/// the functions of the binary it executed, in the profile's order, to `order_file`.
+fn write_layout(daemon: Killed, profile: &std::path::Path, order_file: &std::path::Path) {
+    let pid = daemon.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fs::metadata(profile).map_or(0, |m| m.len()) == 0 || process_alive(&pid) {
+        assert!(
+            Instant::now() < deadline,
+            "callgrind did not write its profile"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop(daemon);
+    let text = fs::read_to_string(profile).unwrap();
+    let binary = fs::canonicalize(bin()).unwrap();
+    let names = executed_functions(&text, &binary.to_string_lossy());
+    assert!(
+        names.len() > 1000,
+        "only {} functions recorded",
+        names.len()
+    );
+    fs::write(order_file, names.join("\n") + "\n").unwrap();
+    println!(
+        "layout: {} functions executed by mppd run written to {}",
+        names.len(),
+        order_file.display()
+    );
+}
+
+fn process_alive(pid: &str) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// The functions of `object` that a callgrind profile (`--demangle=no`) shows executed, in
+/// the order they first appear. Callgrind compresses names: `fn=(12) name` defines id 12,
+/// a later `fn=(12)` refers to it.
+fn executed_functions(profile: &str, object: &str) -> Vec<String> {
+    use std::collections::{HashMap, HashSet};
+    fn resolve(table: &mut HashMap<String, String>, value: &str) -> Option<String> {
+        match value.strip_prefix('(').and_then(|v| v.split_once(')')) {
+            Some((id, rest)) => {
+                let rest = rest.trim();
+                if !rest.is_empty() {
+                    table.insert(id.to_owned(), rest.to_owned());
+                }
+                table.get(id).cloned()
+            }
+            None => Some(value.to_owned()),
+        }
+    }
+    let (mut objects, mut functions) = (HashMap::new(), HashMap::new());
+    let mut current_object = None;
+    let mut seen = HashSet::new();
+    let mut order = Vec::new();
+    for line in profile.lines() {
+        if let Some(v) = line.strip_prefix("ob=") {
+            current_object = resolve(&mut objects, v.trim());
+        } else if let Some(v) = line.strip_prefix("cob=") {
+            resolve(&mut objects, v.trim());
+        } else if let Some(v) = line.strip_prefix("cfn=") {
+            resolve(&mut functions, v.trim());
+        } else if let Some(v) = line.strip_prefix("fn=") {
+            let Some(name) = resolve(&mut functions, v.trim()) else {
+                continue;
+            };
+            if current_object.as_deref() != Some(object) {
+                continue;
+            }
+            // Recursion levels are shown as name'2; addresses stand for unnamed code.
+            let name = name.split('\'').next().unwrap_or("").to_owned();
+            if !name.is_empty() && !name.starts_with("0x") && seen.insert(name.clone()) {
+                order.push(name);
+            }
+        }
+    }
+    order
 }
 
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !ok() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));

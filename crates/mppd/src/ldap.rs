@@ -11,6 +11,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::tls::TlsConnector;
 use bytes::BytesMut;
 use ldap3_proto::LdapCodec;
 use ldap3_proto::proto::{
@@ -25,7 +26,6 @@ use mppd_core::ldap::{
     Transport, bind_plan, display, result_code_name,
 };
 use mppd_core::tls::{ClientApp, ClientPolicy, client_policy};
-use openssl::ssl::SslConnector;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
@@ -167,7 +167,7 @@ pub struct SearchOutcome {
 pub struct Directory {
     config: DirectoryConfig,
     policy: ClientPolicy,
-    connector: SslConnector,
+    connector: TlsConnector,
     warnings: Vec<TlsWarning>,
 }
 

@@ -1,5 +1,5 @@
 //! The TLS policy applied to OpenSSL (`mppd_core::tls` decides; this module configures
-//! `SslConnector`/`SslAcceptor` builders, checks names, classifies failures and probes).
+//! client contexts ([`TlsConnector`]) and `SslAcceptor` builders, checks names, classifies failures and probes).
 //!
 //! Checks run in this order and the first failure is the one reported: protocol and cipher
 //! negotiation, certificate chain (trust, expiry) during the handshake; then the host name and,
@@ -18,10 +18,11 @@ use mppd_core::tls::{
 use openssl::error::ErrorStack;
 use openssl::nid::Nid;
 use openssl::ssl::{
-    HandshakeError, Ssl, SslAcceptor, SslConnector, SslContextBuilder, SslFiletype, SslMethod,
-    SslOptions, SslRef, SslVerifyMode, SslVersion,
+    HandshakeError, Ssl, SslAcceptor, SslContext, SslContextBuilder, SslContextRef, SslFiletype,
+    SslMethod, SslMode, SslOptions, SslRef, SslVerifyMode, SslVersion,
 };
 use openssl::x509::X509;
+use openssl::x509::store::{X509Lookup, X509StoreBuilder};
 
 use crate::state::StateDir;
 
@@ -164,6 +165,107 @@ fn apply_common(
     Ok(())
 }
 
+/// A client TLS context built from a policy ([`connector`]); [`TlsConnector::ssl`] starts one
+/// connection. Host names are not checked by OpenSSL: [`check_peer`] does it after the
+/// handshake, with the policy's rules.
+#[derive(Clone, Debug)]
+pub struct TlsConnector(SslContext);
+
+impl TlsConnector {
+    /// One connection's TLS state, sending `name` as SNI unless it is an IP address literal.
+    pub fn ssl(&self, name: &str) -> Result<Ssl, ErrorStack> {
+        let mut ssl = Ssl::new(&self.0)?;
+        if name.parse::<IpAddr>().is_err() {
+            ssl.set_hostname(name)?;
+        }
+        Ok(ssl)
+    }
+
+    /// The context, for inspection (cipher lists, versions).
+    pub fn context(&self) -> &SslContextRef {
+        &self.0
+    }
+}
+
+/// A client context with the options of `openssl`'s `SslConnector` (no SSLv2/3, no
+/// compression, partial writes, buffers released while idle) but without its trust store,
+/// which [`system_trust`] replaces by an on-demand lookup.
+fn client_builder() -> Result<SslContextBuilder, ErrorStack> {
+    let mut b = SslContextBuilder::new(SslMethod::tls_client())?;
+    let opts = (SslOptions::ALL
+        | SslOptions::NO_COMPRESSION
+        | SslOptions::NO_SSLV2
+        | SslOptions::NO_SSLV3
+        | SslOptions::SINGLE_DH_USE
+        | SslOptions::SINGLE_ECDH_USE)
+        & !SslOptions::DONT_INSERT_EMPTY_FRAGMENTS;
+    b.set_options(opts);
+    b.set_mode(
+        SslMode::AUTO_RETRY
+            | SslMode::ACCEPT_MOVING_WRITE_BUFFER
+            | SslMode::ENABLE_PARTIAL_WRITE
+            | SslMode::RELEASE_BUFFERS,
+    );
+    Ok(b)
+}
+
+/// The system's trust anchors, looked up on demand: OpenSSL's certificate directory (hashed
+/// links, as Debian's `update-ca-certificates` keeps them) is searched for the issuer a chain
+/// needs during the handshake. OpenSSL's default verify paths would instead parse the whole bundle
+/// (`cert.pem`, about 140 roots) into memory for every context: about 1 MiB of heap and tens of
+/// milliseconds each time. `SSL_CERT_DIR` overrides the directory as it does for OpenSSL; when
+/// the directory holds no hashed links the bundle file (`SSL_CERT_FILE` or OpenSSL's default) is
+/// loaded instead, so trust never silently shrinks.
+fn system_trust(b: &mut SslContextBuilder) -> Result<(), TlsError> {
+    let openssl_dir = openssl_dir();
+    let dir = std::env::var_os("SSL_CERT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| openssl_dir.join("certs"));
+    let mut store = X509StoreBuilder::new()?;
+    if has_hashed_links(&dir) {
+        let lookup = store.add_lookup(X509Lookup::hash_dir())?;
+        lookup.add_dir(&dir.to_string_lossy(), SslFiletype::PEM)?;
+    } else {
+        let file = std::env::var_os("SSL_CERT_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| openssl_dir.join("cert.pem"));
+        if let Ok(bytes) = fs::read(&file) {
+            for cert in X509::stack_from_pem(&bytes).unwrap_or_default() {
+                let _ = store.add_cert(cert);
+            }
+        }
+    }
+    b.set_cert_store(store.build());
+    Ok(())
+}
+
+/// OpenSSL's configuration directory (`OPENSSLDIR`, `/usr/lib/ssl` on Debian).
+fn openssl_dir() -> PathBuf {
+    let dir = openssl::version::dir();
+    let dir = dir
+        .strip_prefix("OPENSSLDIR:")
+        .unwrap_or(dir)
+        .trim()
+        .trim_matches('"');
+    PathBuf::from(if dir.is_empty() { "/usr/lib/ssl" } else { dir })
+}
+
+/// Whether a directory holds OpenSSL's hashed certificate links (`8 hex digits.N`).
+fn has_hashed_links(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.split_once('.').is_some_and(|(hash, n)| {
+                hash.len() == 8
+                    && hash.bytes().all(|c| c.is_ascii_hexdigit())
+                    && n.bytes().all(|c| c.is_ascii_digit())
+                    && !n.is_empty()
+            })
+        })
+    })
+}
+
 /// Adds `STATE/ca/*.pem` (each file may hold several certificates) to the trust store.
 fn add_state_cas(b: &mut SslContextBuilder, state: &StateDir) -> Result<(), TlsError> {
     let dir = state.path().join("ca");
@@ -220,9 +322,10 @@ fn load_credentials(b: &mut SslContextBuilder, cert: &Path, key: &Path) -> Resul
 pub fn connector(
     policy: &ClientPolicy,
     state: &StateDir,
-) -> Result<(SslConnector, Vec<TlsWarning>), TlsError> {
+) -> Result<(TlsConnector, Vec<TlsWarning>), TlsError> {
     let mut warnings = Vec::new();
-    let mut b = SslConnector::builder(SslMethod::tls_client())?;
+    let mut b = client_builder()?;
+    system_trust(&mut b)?;
     apply_common(
         &mut b,
         policy.min_version,
@@ -236,7 +339,7 @@ pub fn connector(
     if let Some((cert, key)) = device_credentials(state) {
         load_credentials(&mut b, &cert, &key)?;
     }
-    Ok((b.build(), warnings))
+    Ok((TlsConnector(b.build()), warnings))
 }
 
 /// Builds the acceptor of the phone's HTTPS server from its policy.
@@ -362,7 +465,7 @@ pub fn check_peer(
 /// The client handshake on `io` (a TCP connection, or a tunnel) with `connector`, SNI `name`,
 /// within `timeout`. The host name is not checked here: call [`check_peer`] next.
 pub async fn handshake<S>(
-    connector: &SslConnector,
+    connector: &TlsConnector,
     io: S,
     name: &str,
     timeout: Duration,
@@ -371,12 +474,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let ssl = connector
-        .configure()
-        .and_then(|c| {
-            c.verify_hostname(false)
-                .use_server_name_indication(true)
-                .into_ssl(name)
-        })
+        .ssl(name)
         .map_err(|e| TlsFailure::Connect(format!("TLS setup: {e}")))?;
     let mut stream = tokio_openssl::SslStream::new(ssl, io)
         .map_err(|e| TlsFailure::Connect(format!("TLS setup: {e}")))?;
@@ -482,7 +580,7 @@ pub struct ProbeOk {
 /// applications sends one `GET /` to see whether the server refuses the client certificate.
 pub fn probe(
     policy: &ClientPolicy,
-    connector: &SslConnector,
+    connector: &TlsConnector,
     host: &str,
     port: u16,
     name: &str,
@@ -510,13 +608,8 @@ pub fn probe(
         .ip();
     let _ = tcp.set_read_timeout(Some(timeout));
     let _ = tcp.set_write_timeout(Some(timeout));
-    let config = connector
-        .configure()
-        .map_err(|e| TlsFailure::Connect(format!("TLS setup: {e}")))?
-        .verify_hostname(false)
-        .use_server_name_indication(true);
-    let ssl: Ssl = config
-        .into_ssl(name)
+    let ssl: Ssl = connector
+        .ssl(name)
         .map_err(|e| TlsFailure::Connect(format!("TLS setup: {e}")))?;
     let mut stream = match ssl.connect(tcp) {
         Ok(s) => s,
@@ -614,12 +707,8 @@ impl Write for Capture {
 
 /// The suites a client context really offers, read from its ClientHello: TLS 1.2-and-older
 /// suites and TLS 1.3 suites, OpenSSL names, in order.
-pub fn offered_suites(connector: &SslConnector) -> Result<(Vec<String>, Vec<String>), TlsError> {
-    let ssl = connector
-        .configure()?
-        .verify_hostname(false)
-        .use_server_name_indication(false)
-        .into_ssl("localhost")?;
+pub fn offered_suites(connector: &TlsConnector) -> Result<(Vec<String>, Vec<String>), TlsError> {
+    let ssl = Ssl::new(connector.context())?;
     let hello = match ssl.connect(Capture(Vec::new())) {
         Err(HandshakeError::WouldBlock(mid)) => mid.get_ref().0.clone(),
         Err(HandshakeError::Failure(mid)) => {
@@ -635,10 +724,7 @@ pub fn offered_suites(connector: &SslConnector) -> Result<(Vec<String>, Vec<Stri
     let len_bytes = hello.get(at..at + 2).ok_or_else(malformed)?;
     let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
     let suites = hello.get(at + 2..at + 2 + len).ok_or_else(malformed)?;
-    let list = connector
-        .configure()?
-        .into_ssl("localhost")?
-        .bytes_to_cipher_list(suites, false)?;
+    let list = Ssl::new(connector.context())?.bytes_to_cipher_list(suites, false)?;
     let mut old = Vec::new();
     let mut tls13 = Vec::new();
     for c in &list.suites {
@@ -655,9 +741,11 @@ pub fn offered_suites(connector: &SslConnector) -> Result<(Vec<String>, Vec<Stri
 /// A connector configured like a server policy (used to list what the server accepts).
 pub fn server_like_connector(
     policy: &ServerPolicy,
-) -> Result<(SslConnector, Vec<TlsWarning>), TlsError> {
+) -> Result<(TlsConnector, Vec<TlsWarning>), TlsError> {
     let mut warnings = Vec::new();
-    let mut b = SslConnector::builder(SslMethod::tls_client())?;
+    let mut b = client_builder()?;
+    system_trust(&mut b)?;
+    b.set_verify(SslVerifyMode::PEER);
     apply_common(
         &mut b,
         policy.min_version,
@@ -666,7 +754,7 @@ pub fn server_like_connector(
         "the web server",
         &mut warnings,
     )?;
-    Ok((b.build(), warnings))
+    Ok((TlsConnector(b.build()), warnings))
 }
 
 #[cfg(test)]

@@ -7,11 +7,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::tls::TlsConnector;
 use mppd_core::sip::framing::{Datagram, Frame, FrameLimits, StreamFramer, datagram};
 use mppd_core::sip::locate::Transport;
 use mppd_core::sip::message::Message;
 use mppd_core::tls::ClientPolicy;
-use openssl::ssl::SslConnector;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_openssl::SslStream;
@@ -25,7 +25,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The TLS side of a line: its connector and policy.
 pub struct TlsSetup {
     /// The connector (trust store, device certificate, versions, ciphers).
-    pub connector: SslConnector,
+    pub connector: TlsConnector,
     /// The policy (whether the host name is checked).
     pub policy: ClientPolicy,
 }

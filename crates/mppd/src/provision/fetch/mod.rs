@@ -39,6 +39,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tls::TlsConnector;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -50,7 +51,6 @@ use mppd_core::provision::domains::{DomainError, RestrictedDomains};
 use mppd_core::proxy::result::ProxyChoice;
 use mppd_core::tls::{CertNames, ClientApp, ClientPolicy, client_policy};
 use openssl::hash::{MessageDigest, hash};
-use openssl::ssl::SslConnector;
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_openssl::SslStream;
 
@@ -310,7 +310,7 @@ impl Default for Timeouts {
 /// Fetches provisioning URLs with the profile's policy. Build one per resync (it holds the TLS
 /// context made from the state directory at that time).
 pub struct Fetcher {
-    connector: SslConnector,
+    connector: TlsConnector,
     policy: ClientPolicy,
     domains: RestrictedDomains,
     user_agent: String,
