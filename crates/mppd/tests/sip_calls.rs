@@ -195,7 +195,9 @@ fn auth_invite_off_answers_without_a_challenge() {
 }
 
 /// A second mppd calls the first (`mppd sip call`), both with RFC 8760 on: the callee's
-/// challenge offers SHA-512-256, SHA-256 and MD5, the caller answers the top-most.
+/// challenge offers SHA-512-256, SHA-256 and MD5, the caller answers the top-most. A caller
+/// restricted to SHA-256 (`--digest SHA-256`) answers the second header, and the callee
+/// verifies that SHA-256 answer before it rings.
 #[test]
 fn mppd_calls_mppd_with_a_sha_auth_invite() {
     let k = Kamailio::builder().start();
@@ -223,31 +225,50 @@ fn mppd_calls_mppd_with_a_sha_auth_invite() {
         ]),
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["sip", "call", "--hangup-after", "1", "--profile"])
-        .arg(&profile)
-        .arg(format!("sip:{DEFAULT_USER}@{callee_addr}"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let call = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["sip", "call", "--hangup-after", "1", "--profile"])
+            .arg(&profile)
+            .args(extra)
+            .arg(format!("sip:{DEFAULT_USER}@{callee_addr}"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("ended"), "{stdout}");
+        stdout
+    };
+    fn established_with(alg: &'static str) -> impl Fn(&Value) -> bool {
+        move |l: &Value| {
+            l["calls"].as_array().is_some_and(|calls| {
+                calls
+                    .iter()
+                    .any(|c| c["state"] == "established" && c["algorithm"] == alg)
+            })
+        }
+    }
+
+    let stdout = call(&[]);
     assert!(
         stdout.contains("established (digest SHA-512-256)"),
         "{stdout}"
     );
-    assert!(stdout.contains("ended"), "{stdout}");
-    let line = callee.wait_line(|l| states(l).iter().any(|s| s == "ended"), "ended a call");
+    callee.wait_line(established_with("SHA-512-256"), "a SHA-512-256 call");
+
+    let stdout = call(&["--digest", "SHA-256"]);
+    assert!(stdout.contains("established (digest SHA-256)"), "{stdout}");
+    let line = callee.wait_line(established_with("SHA-256"), "a SHA-256 call");
     let calls = line["calls"].as_array().unwrap();
     assert!(
-        calls
+        !calls
             .iter()
-            .any(|c| c["state"] == "established" && c["algorithm"] == "SHA-512-256"),
+            .any(|c| c["state"] == "established" && c["algorithm"] == "MD5"),
         "{line}"
     );
 }

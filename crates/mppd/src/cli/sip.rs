@@ -9,8 +9,9 @@ use super::{CmdResult, Failure, Format, device_identity, print_json, profile_for
 use crate::provision::dns::parse_nameserver;
 use crate::sip::LineSettings;
 use crate::sip::locate::SipResolver;
-use crate::sip::register::{LineOutcome, call_once, register_once};
+use crate::sip::register::{CallOptions, LineOutcome, call_once, register_once};
 use crate::state::StateDir;
+use mppd_core::sip::digest::{Algorithm, Hash};
 
 /// `mppd sip ...`.
 #[derive(Debug, Subcommand)]
@@ -35,6 +36,11 @@ pub struct CallArgs {
     /// Hang up this many seconds after the call is established.
     #[arg(long, value_name = "SECS", default_value_t = 1)]
     pub hangup_after: u64,
+    /// Answer only digest challenges with this algorithm (MD5, SHA-256 or SHA-512-256; the
+    /// -sess forms included), as a client that supports nothing else would: to see what a
+    /// callee or a proxy accepts. The line's policy (RFC 8760, FIPS mode) still applies.
+    #[arg(long, value_name = "ALGORITHM", value_parser = parse_digest_hash)]
+    pub digest: Option<Hash>,
     /// Resolve names (A, SRV, NAPTR) with this DNS server after `/etc/hosts`.
     #[arg(long, value_name = "IP[:PORT]", value_parser = parse_nameserver)]
     pub nameserver: Option<SocketAddr>,
@@ -66,6 +72,16 @@ pub struct RegisterArgs {
     pub format: Format,
 }
 
+/// `--digest`: an algorithm name of RFC 8760 (without `-sess`).
+fn parse_digest_hash(s: &str) -> Result<Hash, String> {
+    match Algorithm::from_name(s.trim()) {
+        Some(a) if !a.sess => Ok(a.hash),
+        _ => Err(format!(
+            "{s:?} is not a digest algorithm: MD5, SHA-256 or SHA-512-256"
+        )),
+    }
+}
+
 /// Runs `mppd sip ...`.
 pub(super) fn run(state: &StateDir, lines: Option<u8>, cmd: &SipCommand) -> CmdResult {
     match cmd {
@@ -85,7 +101,10 @@ fn call(state: &StateDir, args: &CallArgs) -> CmdResult {
         &identity,
         args.line,
         &args.target,
-        std::time::Duration::from_secs(args.hangup_after),
+        CallOptions {
+            hangup_after: std::time::Duration::from_secs(args.hangup_after),
+            digest_only: args.digest,
+        },
         &resolver,
     ));
     match args.format {

@@ -746,16 +746,26 @@ pub struct CallOutcome {
     pub error: Option<String>,
 }
 
+/// How [`call_once`] places its call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallOptions {
+    /// Hang up this long after the call is established.
+    pub hangup_after: std::time::Duration,
+    /// Answer only digest challenges of this hash (`mppd sip call --digest`), as a client that
+    /// supports nothing else would; the line's policy still applies.
+    pub digest_only: Option<mppd_core::sip::digest::Hash>,
+}
+
 /// Places one call on `line` to `target` through the line's outbound proxy or proxy, without
 /// registering: INVITE with an SDP offer, digest answers to 401/407, ACK, and BYE after
-/// `hangup_after` (or when the other side hangs up).
+/// `options.hangup_after` (or when the other side hangs up).
 pub async fn call_once(
     profile: &Profile,
     state: &StateDir,
     identity: &DeviceIdentity,
     line: u8,
     target: &str,
-    hangup_after: std::time::Duration,
+    options: CallOptions,
     resolver: &SipResolver,
 ) -> CallOutcome {
     let fail = |e: String| CallOutcome {
@@ -777,17 +787,20 @@ pub async fn call_once(
     let Some(cfg) = run.calls.incoming_line() else {
         return fail("the line has no call settings".to_owned());
     };
-    let digest = DigestClient::new(
+    let mut digest = DigestClient::new(
         settings.credentials.clone(),
         settings.digest,
         settings.max_auth,
     );
+    if let Some(hash) = options.digest_only {
+        digest = digest.only(hash);
+    }
     let call = match mppd_core::sip::call::OutgoingCall::new(
         Instant::now(),
         target,
         cfg,
         digest,
-        Some(hangup_after),
+        Some(options.hangup_after),
         &mut run.rng,
         &[],
     ) {

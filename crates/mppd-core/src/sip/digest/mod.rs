@@ -355,6 +355,8 @@ pub enum Rejection {
     UnknownAlgorithm(String),
     /// An algorithm the policy forbids (MD5 in FIPS mode, SHA without RFC 8760).
     NotAllowed(Algorithm),
+    /// Another algorithm than the one the client was restricted to ([`DigestClient::only`]).
+    NotAsked(Algorithm),
     /// `qop` offers neither `auth` nor `auth-int`.
     UnsupportedQop,
     /// A `-sess` algorithm without `qop` (no cnonce can be sent).
@@ -367,6 +369,7 @@ impl fmt::Display for Rejection {
             Self::Malformed(e) => write!(f, "malformed: {e}"),
             Self::UnknownAlgorithm(a) => write!(f, "unknown algorithm {a:?}"),
             Self::NotAllowed(a) => write!(f, "algorithm {a} not allowed by the policy"),
+            Self::NotAsked(a) => write!(f, "algorithm {a} is not the one asked for"),
             Self::UnsupportedQop => f.write_str("no supported qop (auth, auth-int) offered"),
             Self::SessWithoutQop => f.write_str("-sess algorithm without qop"),
         }
@@ -634,6 +637,7 @@ impl AuthSession {
 pub struct DigestClient {
     credentials: Credentials,
     policy: DigestPolicy,
+    only: Option<Hash>,
     max_auth: u32,
     cache: Vec<CachedNonce>,
 }
@@ -644,9 +648,19 @@ impl DigestClient {
         Self {
             credentials,
             policy,
+            only: None,
             max_auth,
             cache: Vec::new(),
         }
+    }
+
+    /// Answers only challenges whose algorithm uses `hash` (its `-sess` form too), as a client
+    /// that supports nothing else would: a test knob (`mppd sip call --digest`) for checking
+    /// what a server or a callee accepts. The policy still applies on top.
+    #[must_use]
+    pub const fn only(mut self, hash: Hash) -> Self {
+        self.only = Some(hash);
+        self
     }
 
     /// The policy in force.
@@ -689,6 +703,10 @@ impl DigestClient {
             };
             if !self.policy.allows(alg) {
                 rejected.push((idx, Rejection::NotAllowed(alg)));
+                continue;
+            }
+            if self.only.is_some_and(|h| h != alg.hash) {
+                rejected.push((idx, Rejection::NotAsked(alg)));
                 continue;
             }
             match ch.chosen_qop() {

@@ -340,6 +340,51 @@ fn rfc8760_no_answers_md5_only() {
 }
 
 #[test]
+fn a_client_restricted_to_one_hash_skips_the_others_and_the_policy_still_applies() {
+    let only = |policy, hash, order: &[&str]| {
+        let values = three(order);
+        let headers: Vec<_> = values.iter().map(|v| www(v)).collect();
+        let mut c = DigestClient::new(alice(), policy, 2).only(hash);
+        let target = RequestTarget {
+            method: "INVITE",
+            uri: "sip:1001@sip.example",
+            body: b"",
+        };
+        c.respond(
+            &mut AuthSession::default(),
+            &headers,
+            &target,
+            &mut SplitMix64::new(1),
+        )
+        .map(|out| out[0].algorithm)
+    };
+    // The callee offers SHA-512-256 first; a SHA-256-only client answers the second header.
+    assert_eq!(
+        only(yes(), Hash::Sha256, &["SHA-512-256", "SHA-256", "MD5"]),
+        Ok(Algorithm::SHA256)
+    );
+    assert_eq!(
+        only(yes(), Hash::Md5, &["SHA-512-256", "SHA-256", "MD5"]),
+        Ok(Algorithm::MD5)
+    );
+    assert_eq!(
+        only(yes(), Hash::Sha256, &["SHA-512-256", "MD5"]),
+        Err(AuthError::NoUsableChallenge(vec![
+            (0, Rejection::NotAsked(Algorithm::SHA512_256)),
+            (1, Rejection::NotAsked(Algorithm::MD5)),
+        ]))
+    );
+    // Without RFC 8760 the SHA algorithms stay forbidden, whatever was asked for.
+    assert_eq!(
+        only(no(), Hash::Sha256, &["SHA-256", "MD5"]),
+        Err(AuthError::NoUsableChallenge(vec![
+            (0, Rejection::NotAllowed(Algorithm::SHA256)),
+            (1, Rejection::NotAsked(Algorithm::MD5)),
+        ]))
+    );
+}
+
+#[test]
 fn fips_never_uses_md5() {
     let fips_no = DigestPolicy {
         rfc8760: false,
