@@ -121,6 +121,27 @@ impl Mppd {
         RunOutput::new(what, out)
     }
 
+    /// Runs `mppd --state-dir STATE ARGS...` with extra environment variables (for example
+    /// OpenSSL's `SSL_CERT_DIR`).
+    pub fn run_with_env(&self, env: &[(&str, &Path)], args: &[&str]) -> RunOutput {
+        let mut c = self.command();
+        c.args(args);
+        let mut what = String::new();
+        for (k, v) in env {
+            c.env(k, v);
+            what.push_str(&format!("{k}={} ", v.display()));
+        }
+        what.push_str(&format!(
+            "mppd --state-dir {} {}",
+            self.state.display(),
+            args.join(" ")
+        ));
+        let out = c
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", self.bin.display()));
+        RunOutput::new(what, out)
+    }
+
     /// Runs `mppd --state-dir STATE ARGS...` in a private mount namespace whose `/etc/hosts`
     /// is the file `hosts` (bind-mounted by `unshare -m`, which makes the namespace's mounts
     /// private, so the host's `/etc/hosts` is untouched). Needs root (CI runs as root).
@@ -214,6 +235,11 @@ impl StateSandbox {
     /// Runs `mppd --state-dir STATE ARGS...`.
     pub fn run(&self, args: &[&str]) -> RunOutput {
         self.mppd.run(args)
+    }
+
+    /// Runs `mppd --state-dir STATE ARGS...` with extra environment variables.
+    pub fn run_with_env(&self, env: &[(&str, &Path)], args: &[&str]) -> RunOutput {
+        self.mppd.run_with_env(env, args)
     }
 
     /// Runs `mppd --state-dir STATE ARGS...` with `/etc/hosts` replaced by `hosts` in a

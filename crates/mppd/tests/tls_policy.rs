@@ -454,6 +454,60 @@ fn certificate_from_another_ca_is_untrusted() {
     assert_ok(&run, "TLSv1.3", "TLS_AES_256_GCM_SHA384", &server);
 }
 
+/// The system's roots are looked up on demand in OpenSSL's certificate directory (hashed links
+/// as `update-ca-certificates` keeps them; `SSL_CERT_DIR` overrides it, as for OpenSSL) rather
+/// than loaded as a whole: a server whose CA is only there is trusted without `STATE/ca`. A
+/// directory without hashed links falls back to the bundle file (`SSL_CERT_FILE`).
+#[test]
+fn system_roots_are_looked_up_in_the_hashed_certificate_directory() {
+    let ca = TestCa::new("mppd system root CA");
+    let (cert, key) = localhost_cert(&ca);
+    let server = OpensslServer::builder(&cert, &key).start();
+    let sb = StateSandbox::new(BIN);
+    let target = format!("localhost:{}", server.port());
+    let tmp = tempfile::tempdir().unwrap();
+    let hashed = tmp.path().join("hashed");
+    let plain = tmp.path().join("plain");
+    std::fs::create_dir_all(&hashed).unwrap();
+    std::fs::create_dir_all(&plain).unwrap();
+    std::fs::copy(ca.cert_path(), hashed.join("mppd-root.pem")).unwrap();
+    let rehash = std::process::Command::new("openssl")
+        .arg("rehash")
+        .arg(&hashed)
+        .status()
+        .unwrap();
+    assert!(rehash.success(), "openssl rehash");
+    let bundle = tmp.path().join("bundle.pem");
+    std::fs::copy(ca.cert_path(), &bundle).unwrap();
+    let missing = tmp.path().join("missing.pem");
+
+    // The machine's own roots do not include the test CA.
+    assert_fail(
+        &probe(&sb, None, &[], &target),
+        "untrusted",
+        &server.output(),
+    );
+    // The CA in a hashed directory: trusted, for every client application.
+    for app in ["provisioning", "sip", "ldap"] {
+        let run = sb.run_with_env(
+            &[("SSL_CERT_DIR", &hashed)],
+            &["tls", "probe", "--app", app, &target],
+        );
+        assert_ok(&run, "TLSv1.3", "TLS_AES_256_GCM_SHA384", &server);
+    }
+    // No hashed links: the bundle file is read instead, and only that.
+    let run = sb.run_with_env(
+        &[("SSL_CERT_DIR", &plain), ("SSL_CERT_FILE", &bundle)],
+        &["tls", "probe", &target],
+    );
+    assert_ok(&run, "TLSv1.3", "TLS_AES_256_GCM_SHA384", &server);
+    let run = sb.run_with_env(
+        &[("SSL_CERT_DIR", &plain), ("SSL_CERT_FILE", &missing)],
+        &["tls", "probe", &target],
+    );
+    assert_fail(&run, "untrusted", &server.output());
+}
+
 #[test]
 fn expired_certificate_is_expired() {
     let ca = TestCa::new("mppd expiry CA");
