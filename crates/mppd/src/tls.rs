@@ -172,10 +172,15 @@ fn apply_common(
 pub struct TlsConnector(SslContext);
 
 impl TlsConnector {
-    /// One connection's TLS state, sending `name` as SNI unless it is an IP address literal.
+    /// One connection's TLS state, sending `name` as SNI unless it is an IP address literal
+    /// (bracketed IPv6 included: RFC 6066 forbids addresses in SNI).
     pub fn ssl(&self, name: &str) -> Result<Ssl, ErrorStack> {
         let mut ssl = Ssl::new(&self.0)?;
-        if name.parse::<IpAddr>().is_err() {
+        let bare = name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .unwrap_or(name);
+        if bare.parse::<IpAddr>().is_err() {
             ssl.set_hostname(name)?;
         }
         Ok(ssl)
@@ -211,29 +216,72 @@ fn client_builder() -> Result<SslContextBuilder, ErrorStack> {
 
 /// The system's trust anchors, looked up on demand: OpenSSL's certificate directory (hashed
 /// links, as Debian's `update-ca-certificates` keeps them) is searched for the issuer a chain
-/// needs during the handshake. OpenSSL's default verify paths would instead parse the whole bundle
-/// (`cert.pem`, about 140 roots) into memory for every context: about 1 MiB of heap and tens of
-/// milliseconds each time. `SSL_CERT_DIR` overrides the directory as it does for OpenSSL; when
-/// the directory holds no hashed links the bundle file (`SSL_CERT_FILE` or OpenSSL's default) is
-/// loaded instead, so trust never silently shrinks.
-fn system_trust(b: &mut SslContextBuilder) -> Result<(), TlsError> {
+/// needs during the handshake. OpenSSL's default verify paths would instead parse the whole
+/// bundle (`cert.pem`, about 140 roots) into memory for every context: about 1 MiB of heap and
+/// tens of milliseconds each time.
+///
+/// As for OpenSSL, `SSL_CERT_DIR` (a `:`-separated list) replaces the directory and a bundle
+/// named by `SSL_CERT_FILE` is always loaded too. OpenSSL's default bundle is loaded only when
+/// no directory holds hashed links, so trust does not shrink on systems without them. What
+/// cannot be read is a warning, and so is ending up with no system root at all.
+fn system_trust(b: &mut SslContextBuilder, warnings: &mut Vec<TlsWarning>) -> Result<(), TlsError> {
     let openssl_dir = openssl_dir();
-    let dir = std::env::var_os("SSL_CERT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| openssl_dir.join("certs"));
+    let dirs: Vec<PathBuf> = match std::env::var_os("SSL_CERT_DIR") {
+        Some(v) => std::env::split_paths(&v)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => vec![openssl_dir.join("certs")],
+    };
     let mut store = X509StoreBuilder::new()?;
-    if has_hashed_links(&dir) {
-        let lookup = store.add_lookup(X509Lookup::hash_dir())?;
-        lookup.add_dir(&dir.to_string_lossy(), SslFiletype::PEM)?;
-    } else {
-        let file = std::env::var_os("SSL_CERT_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| openssl_dir.join("cert.pem"));
-        if let Ok(bytes) = fs::read(&file) {
-            for cert in X509::stack_from_pem(&bytes).unwrap_or_default() {
-                let _ = store.add_cert(cert);
+    let mut hashed_dirs = 0;
+    for dir in dirs.iter().filter(|d| has_hashed_links(d)) {
+        let Some(name) = dir.to_str() else {
+            warnings.push(TlsWarning(format!(
+                "system trust roots: {} is not a UTF-8 path; skipped",
+                dir.display()
+            )));
+            continue;
+        };
+        // One lookup method serves every directory added to it.
+        store
+            .add_lookup(X509Lookup::hash_dir())?
+            .add_dir(name, SslFiletype::PEM)?;
+        hashed_dirs += 1;
+    }
+    let bundle = match std::env::var_os("SSL_CERT_FILE") {
+        Some(f) => Some(PathBuf::from(f)),
+        None if hashed_dirs == 0 => Some(openssl_dir.join("cert.pem")),
+        None => None,
+    };
+    let mut from_bundle = 0;
+    if let Some(file) = bundle {
+        let loaded = fs::read(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| X509::stack_from_pem(&bytes).map_err(|e| format!("not PEM: {e}")));
+        match loaded {
+            Ok(certs) => {
+                for cert in certs {
+                    // A root listed twice is not an error.
+                    if store.add_cert(cert).is_ok() {
+                        from_bundle += 1;
+                    }
+                }
             }
+            Err(e) => warnings.push(TlsWarning(format!(
+                "system trust roots: {}: {e}",
+                file.display()
+            ))),
         }
+    }
+    if hashed_dirs == 0 && from_bundle == 0 {
+        warnings.push(TlsWarning(format!(
+            "no system trust roots (no hashed certificates in {}, no bundle file); only \
+             STATE/ca/*.pem is trusted",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        )));
     }
     b.set_cert_store(store.build());
     Ok(())
@@ -325,7 +373,7 @@ pub fn connector(
 ) -> Result<(TlsConnector, Vec<TlsWarning>), TlsError> {
     let mut warnings = Vec::new();
     let mut b = client_builder()?;
-    system_trust(&mut b)?;
+    system_trust(&mut b, &mut warnings)?;
     apply_common(
         &mut b,
         policy.min_version,
@@ -743,9 +791,8 @@ pub fn server_like_connector(
     policy: &ServerPolicy,
 ) -> Result<(TlsConnector, Vec<TlsWarning>), TlsError> {
     let mut warnings = Vec::new();
+    // Only lists what the server side would accept: no peer is verified.
     let mut b = client_builder()?;
-    system_trust(&mut b)?;
-    b.set_verify(SslVerifyMode::PEER);
     apply_common(
         &mut b,
         policy.min_version,

@@ -272,3 +272,51 @@ fn mppd_calls_mppd_with_a_sha_auth_invite() {
         "{line}"
     );
 }
+
+/// `--digest` names an algorithm the line's policy forbids: the call is not placed, and the
+/// error says which parameter decides.
+#[test]
+fn digest_restriction_the_policy_forbids_is_refused_before_calling() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("caller");
+    fs::create_dir_all(&state).unwrap();
+    let profile = dir.path().join("caller.xml");
+    fs::write(
+        &profile,
+        profile_xml(&[
+            ("User_ID_1_", DEFAULT_USER),
+            ("Password_1_", DEFAULT_PASSWORD),
+            ("Proxy_1_", "127.0.0.1:9"),
+        ]),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["sip", "call", "--digest", "SHA-256", "--profile"])
+        .arg(&profile)
+        .arg("sip:1002@127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("call failed: --digest SHA-256: line 1 answers SHA algorithms only with Auth_Support_RFC8760_1_"),
+        "{stdout}"
+    );
+    // An unknown name is a usage error.
+    let out = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["sip", "call", "--digest", "SHA-1", "--profile"])
+        .arg(&profile)
+        .arg("sip:1002@127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("MD5, SHA-256 or SHA-512-256"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -495,17 +495,45 @@ fn system_roots_are_looked_up_in_the_hashed_certificate_directory() {
         );
         assert_ok(&run, "TLSv1.3", "TLS_AES_256_GCM_SHA384", &server);
     }
-    // No hashed links: the bundle file is read instead, and only that.
+    // SSL_CERT_DIR is a list, as for OpenSSL.
+    let list = std::ffi::OsString::from(format!("{}:{}", plain.display(), hashed.display()));
+    let run = sb.run_with_env(
+        &[("SSL_CERT_DIR", Path::new(&list))],
+        &["tls", "probe", &target],
+    );
+    assert_ok(&run, "TLSv1.3", "TLS_AES_256_GCM_SHA384", &server);
+    // No hashed links: the bundle file is read instead.
     let run = sb.run_with_env(
         &[("SSL_CERT_DIR", &plain), ("SSL_CERT_FILE", &bundle)],
         &["tls", "probe", &target],
     );
     assert_ok(&run, "TLSv1.3", "TLS_AES_256_GCM_SHA384", &server);
+    // Nothing to trust: untrusted, and a warning says why.
     let run = sb.run_with_env(
         &[("SSL_CERT_DIR", &plain), ("SSL_CERT_FILE", &missing)],
         &["tls", "probe", &target],
     );
     assert_fail(&run, "untrusted", &server.output());
+    assert!(
+        run.stderr.contains("missing.pem") && run.stderr.contains("no system trust roots"),
+        "{}",
+        run.describe()
+    );
+    // A bundle named by SSL_CERT_FILE counts beside a hashed directory, as for OpenSSL.
+    let other = TestCa::new("mppd bundle-only CA");
+    let (cert2, key2) = localhost_cert(&other);
+    let server2 = OpensslServer::builder(&cert2, &key2).start();
+    let target2 = format!("localhost:{}", server2.port());
+    let bundle2 = tmp.path().join("bundle2.pem");
+    std::fs::copy(other.cert_path(), &bundle2).unwrap();
+    let env = [
+        ("SSL_CERT_DIR", hashed.as_path()),
+        ("SSL_CERT_FILE", &bundle2),
+    ];
+    let run = sb.run_with_env(&env, &["tls", "probe", &target2]);
+    assert_ok(&run, "TLSv1.3", "TLS_AES_256_GCM_SHA384", &server2);
+    let run = sb.run_with_env(&env, &["tls", "probe", &target]);
+    assert_ok(&run, "TLSv1.3", "TLS_AES_256_GCM_SHA384", &server);
 }
 
 #[test]

@@ -777,6 +777,19 @@ pub async fn call_once(
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    if let Some(hash) = options.digest_only {
+        let alg = mppd_core::sip::digest::Algorithm { hash, sess: false };
+        if !settings.digest.allows(alg) {
+            return fail(if settings.digest.fips {
+                format!("--digest {alg}: FIPS_Mode refuses MD5")
+            } else {
+                format!(
+                    "--digest {alg}: line {line} answers SHA algorithms only with \
+                     Auth_Support_RFC8760_{line}_ (or Auth_Support_RFC8760) Yes"
+                )
+            });
+        }
+    }
     let (conn, domain, _) = match connect_line(profile, state, &settings, resolver).await {
         Ok(c) => c,
         Err(o) => return fail(o.summary),
