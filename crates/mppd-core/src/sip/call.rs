@@ -371,33 +371,6 @@ fn with_sdp(m: &mut Message, sdp: &SessionDescription) {
     m.body = sdp.to_wire().into_bytes();
 }
 
-/// The algorithm named by the credentials for `realm` (MD5 when absent).
-fn credentials_algorithm(values: &[&str], realm: &str) -> Option<Algorithm> {
-    for v in values {
-        let v = v.trim();
-        let v = v
-            .get(..7)
-            .filter(|p| p.eq_ignore_ascii_case("digest "))
-            .map_or(v, |_| v.get(7..).unwrap_or_default());
-        let mut r = None;
-        let mut alg = None;
-        for part in split_commas(v) {
-            if let Some((k, val)) = part.split_once('=') {
-                let val = val.trim().trim_matches('"');
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "realm" => r = Some(val),
-                    "algorithm" => alg = Some(val),
-                    _ => {}
-                }
-            }
-        }
-        if r == Some(realm) {
-            return Algorithm::from_name(alg.unwrap_or("MD5"));
-        }
-    }
-    None
-}
-
 /// Checks a dial target and makes it a SIP URI: `1002` → `sip:1002@DOMAIN`, `a@b` →
 /// `sip:a@b`, `sip:`/`sips:` URIs as given. Whitespace, control characters, `<`, `>` and `"`
 /// are refused (they would inject headers).
@@ -812,8 +785,8 @@ impl IncomingCall {
             let verdict =
                 verifier.verify(now, &self.binding(), &auth, &target, &self.cfg.credentials);
             match verdict {
-                Verdict::Ok => {
-                    self.algorithm = credentials_algorithm(&auth, &verifier.config().realm);
+                Verdict::Ok(verified) => {
+                    self.algorithm = Some(verified.algorithm);
                 }
                 Verdict::Stale => return self.challenge(now, invite, true, verifier, rng),
                 Verdict::Missing if self.challenges < MAX_CHALLENGES => {

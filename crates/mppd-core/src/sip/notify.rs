@@ -115,19 +115,6 @@ pub struct NotifyGuard {
     used: VecDeque<(String, Instant)>,
 }
 
-/// The nonce of the first `Digest` credentials value.
-fn nonce_of(authorization: &[&str]) -> Option<String> {
-    authorization.iter().find_map(|v| {
-        v.split(',').find_map(|p| {
-            let (k, val) = p.split_once('=')?;
-            let k = k.trim();
-            let k = k.strip_prefix("Digest").map_or(k, str::trim);
-            k.eq_ignore_ascii_case("nonce")
-                .then(|| val.trim().trim_matches('"').to_owned())
-        })
-    })
-}
-
 impl NotifyGuard {
     /// Decides on `notify` (a NOTIFY to this line). `from_proxy` says whether it came from
     /// the line's own proxy (its address); `lifetime` is how long a nonce of `verifier` lives
@@ -221,8 +208,10 @@ impl NotifyGuard {
                 trigger: None,
                 record: record(false, 403, format!("credentials refused: {why}")),
             },
-            Verdict::Ok => {
-                let nonce = nonce_of(&authorization).unwrap_or_default();
+            Verdict::Ok(verified) => {
+                // The nonce as the verifier read it (quoted strings unescaped, the credentials
+                // of our realm), so no other spelling of a used nonce passes as a new one.
+                let nonce = verified.nonce;
                 if self.used.iter().any(|(n, _)| *n == nonce) {
                     return NotifyDecision {
                         response: reply(403, "Forbidden"),
@@ -234,17 +223,7 @@ impl NotifyGuard {
                     self.used.pop_front();
                 }
                 self.used.push_back((nonce, now));
-                let alg = authorization
-                    .iter()
-                    .find_map(|v| {
-                        v.split(',').find_map(|p| {
-                            let (k, val) = p.split_once('=')?;
-                            k.trim()
-                                .eq_ignore_ascii_case("algorithm")
-                                .then(|| val.trim().trim_matches('"').to_owned())
-                        })
-                    })
-                    .unwrap_or_else(|| "MD5".to_owned());
+                let alg = verified.algorithm;
                 NotifyDecision {
                     response: reply(200, "OK"),
                     trigger: Some(kind),
@@ -354,6 +333,20 @@ mod tests {
             let d = g.decide(now, &retry, ON, &v, &creds(), true, life, &mut rng);
             assert_eq!(d.response.code(), Some(403), "{pick}");
             assert!(d.record.reason.contains("replay"), "{:?}", d.record);
+            // Replays spelled otherwise (found by fuzzing): a quoted-pair inside the nonce,
+            // which unescapes to the same nonce, and a parameter whose quoted value holds
+            // `,nonce=`; both still verify, and both are the used nonce.
+            let value = &auth[0].value;
+            let (head, rest) = value.split_once("nonce=\"").unwrap();
+            let escaped = format!("{head}nonce=\"\\{rest}");
+            let decoy = value.replacen("Digest ", "Digest x=\"a,nonce=b\", ", 1);
+            for respelled in [escaped, decoy] {
+                let replay = notify("resync", Some(&respelled));
+                let d = g.decide(now, &replay, ON, &v, &creds(), true, life, &mut rng);
+                assert_eq!(d.response.code(), Some(403), "{pick} {respelled}");
+                assert!(d.trigger.is_none());
+                assert!(d.record.reason.contains("replay"), "{:?}", d.record);
+            }
         }
         // A nonce the phone never gave: refused.
         let forged = notify(

@@ -37,7 +37,9 @@ use mppd_config::validate::parse_int;
 use sha2::{Digest, Sha256, Sha512_256};
 
 pub use parse::{MAX_PARAMS, MAX_VALUE_LEN, ParseError};
-pub use verifier::{DEFAULT_NONCE_LIFETIME, Verdict, Verifier, VerifierConfig, WrongReason};
+pub use verifier::{
+    DEFAULT_NONCE_LIFETIME, Verdict, Verified, Verifier, VerifierConfig, WrongReason,
+};
 
 use crate::sip::Rng;
 use parse::{parse_digest_params, write_quoted};

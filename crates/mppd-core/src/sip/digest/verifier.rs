@@ -55,11 +55,22 @@ impl VerifierConfig {
     }
 }
 
+/// What the verifier accepted: the nonce and the algorithm of the credentials it checked, as
+/// parsed (quoted strings unescaped). Callers that refuse replays key on this nonce, never on
+/// their own reading of the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The nonce of the verified credentials.
+    pub nonce: String,
+    /// Their algorithm.
+    pub algorithm: Algorithm,
+}
+
 /// The outcome of checking a request against the phone's challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The credentials are right and the nonce fresh: accept (ring).
-    Ok,
+    Ok(Verified),
     /// The credentials are right but the nonce expired: re-challenge with `stale=true`.
     Stale,
     /// Credentials for our realm are present but wrong: refuse, never ring.
@@ -243,13 +254,13 @@ impl Verifier {
             });
         };
         match self.check(now, binding, &p, target, credentials) {
-            Ok(true) => Verdict::Stale,
-            Ok(false) => Verdict::Ok,
+            Ok((true, _)) => Verdict::Stale,
+            Ok((false, verified)) => Verdict::Ok(verified),
             Err(r) => Verdict::Wrong(r),
         }
     }
 
-    /// `Ok(expired)` when the credentials are right.
+    /// `Ok((expired, what was verified))` when the credentials are right.
     fn check(
         &self,
         now: Instant,
@@ -257,26 +268,34 @@ impl Verifier {
         p: &Params,
         target: &RequestTarget<'_>,
         credentials: &Credentials,
-    ) -> Result<bool, WrongReason> {
+    ) -> Result<(bool, Verified), WrongReason> {
         let nonce = p.require("nonce").map_err(WrongReason::Malformed)?;
         let expired = self
             .check_nonce(now, nonce, binding)
             .ok_or(WrongReason::ForeignNonce)?;
         let offered = self.config.policy.offered();
-        check_response(&self.config.realm, &offered, p, target, credentials)?;
-        Ok(expired)
+        let (nonce, algorithm) =
+            check_response(&self.config.realm, &offered, p, target, credentials)?;
+        Ok((
+            expired,
+            Verified {
+                nonce: nonce.to_owned(),
+                algorithm,
+            },
+        ))
     }
 }
 
 /// Checks parsed credentials for `realm` against `credentials` and `target`, all but the nonce's
-/// origin; returns the nonce to check. The response is compared in constant time.
+/// origin; returns the nonce to check and the algorithm. The response is compared in constant
+/// time.
 pub(crate) fn check_response<'p>(
     realm: &str,
     offered: &[Algorithm],
     p: &'p Params,
     target: &RequestTarget<'_>,
     credentials: &Credentials,
-) -> Result<&'p str, WrongReason> {
+) -> Result<(&'p str, Algorithm), WrongReason> {
     let field = |name: &'static str| p.require(name).map_err(WrongReason::Malformed);
     let username = field("username")?;
     let nonce = field("nonce")?;
@@ -312,7 +331,7 @@ pub(crate) fn check_response<'p>(
     });
     let got = response.to_ascii_lowercase();
     if bool::from(expected.as_bytes().ct_eq(got.as_bytes())) {
-        Ok(nonce)
+        Ok((nonce, algorithm))
     } else {
         Err(WrongReason::ResponseMismatch)
     }
