@@ -112,7 +112,7 @@ impl fmt::Display for ValueError {
             Self::NotAlphanumeric => f.write_str("allowed: ASCII letters and digits only"),
             Self::BadHhMm => f.write_str("allowed: a time HHmm from 0000 to 2400"),
             Self::BadInterval => {
-                f.write_str("allowed: seconds, base+random seconds, or a comma list of seconds")
+                f.write_str("allowed: seconds or base+random seconds, or a comma list of them")
             }
         }
     }
@@ -532,7 +532,8 @@ pub fn check_host(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Splits `host[:port]` (IPv6 as `[addr]:port`).
+/// Splits `host[:port]` (IPv6 as `[addr]:port`, or a bare IPv6 address without a port); an
+/// IPv6 address, with or without brackets, must be valid.
 pub fn split_host_port(value: &str) -> Result<(&str, Option<u16>), String> {
     let port_of = |p: &str| -> Result<u16, String> {
         match p.parse::<u16>() {
@@ -544,6 +545,9 @@ pub fn split_host_port(value: &str) -> Result<(&str, Option<u16>), String> {
         let (addr, after) = rest
             .split_once(']')
             .ok_or_else(|| format!("{value:?} lacks ']'"))?;
+        if addr.parse::<Ipv6Addr>().is_err() {
+            return Err(format!("{value:?}: {addr:?} is not an IPv6 address"));
+        }
         return match after {
             "" => Ok((addr, None)),
             _ => match after.strip_prefix(':') {
@@ -553,7 +557,11 @@ pub fn split_host_port(value: &str) -> Result<(&str, Option<u16>), String> {
         };
     }
     if value.matches(':').count() > 1 {
-        return Ok((value, None)); // a bare IPv6 address
+        // A bare IPv6 address (no port), else neither form.
+        return match value.parse::<Ipv6Addr>() {
+            Ok(_) => Ok((value, None)),
+            Err(_) => Err(format!("{value:?} is neither host[:port] nor IPv6")),
+        };
     }
     match value.split_once(':') {
         Some((h, p)) => Ok((h, Some(port_of(p)?))),
@@ -639,13 +647,17 @@ fn check_hhmm(value: &str) -> Result<(), ValueError> {
     Ok(())
 }
 
+/// `Resync_Periodic`: a comma list of items, each seconds or `base+random` seconds, digits
+/// only (no sign) within `u32`: exactly what the provisioning schedule accepts.
 fn check_interval(value: &str) -> Result<(), ValueError> {
-    let num = |s: &str| s.trim().parse::<u32>().is_ok();
-    let ok = if let Some((a, b)) = value.split_once('+') {
-        num(a) && num(b)
-    } else {
-        value.split(',').all(num)
+    let num = |s: &str| {
+        let s = s.trim();
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u32>().is_ok()
     };
+    let ok = value.split(',').all(|item| match item.split_once('+') {
+        Some((base, random)) => num(base) && num(random),
+        None => num(item),
+    });
     if ok {
         Ok(())
     } else {
@@ -829,6 +841,12 @@ mod tests {
         assert!(check_interval("3600+600").is_ok());
         assert!(check_interval("60,120").is_ok());
         assert!(check_interval("x").is_err());
+        // As the schedule reads it (found by fuzzing): no signs, `+` per list item.
+        assert!(check_interval("1++6").is_err());
+        assert!(check_interval("+6").is_err());
+        assert!(check_interval("3600+60,7200").is_ok());
+        assert!(check_interval("3600+60+1").is_err());
+        assert!(check_interval("60,").is_err());
     }
 
     #[test]

@@ -198,6 +198,10 @@ impl NumberMapping {
 
     /// The number after the mapping. The number is first reduced to its dialable characters
     /// (digits, `*`, `#`, a leading `+`): `555 1212` and `555-1212` both become `5551212`.
+    ///
+    /// A number longer than [`MAX_MAPPED_NUMBER`] dialable characters (no phone number is; the
+    /// directory server may send anything) is returned reduced but not mapped, so matching
+    /// stays small.
     pub fn apply(&self, number: &str) -> String {
         let digits: String = number
             .chars()
@@ -205,6 +209,9 @@ impl NumberMapping {
             .filter(|&(i, c)| c.is_ascii_digit() || c == '*' || c == '#' || (c == '+' && i == 0))
             .map(|(_, c)| c)
             .collect();
+        if digits.len() > MAX_MAPPED_NUMBER {
+            return digits;
+        }
         for alt in &self.alternatives {
             let mut out = Vec::new();
             if matches(alt, digits.as_bytes(), &mut out) {
@@ -215,58 +222,88 @@ impl NumberMapping {
     }
 }
 
+/// The longest number (dialable characters) that [`NumberMapping::apply`] maps.
+pub const MAX_MAPPED_NUMBER: usize = 128;
+
 /// Whether `elems` match all of `input`, writing the output (with substitutions) to `out`.
-/// Backtracks over `.`; inputs are phone numbers (short), elements a short rule.
+///
+/// The match is the one a backtracking matcher finds first: elements from left to right, an
+/// element followed by `.` taking as many characters as it can (longest first). It is found in
+/// O(elements × input) steps (the input comes from the directory server): a table says, for
+/// each element and input position, whether the rest of the rule matches the rest of the input;
+/// the output is then read off the table, taking the first choice that can still succeed.
 fn matches(elems: &[Elem], input: &[u8], out: &mut Vec<u8>) -> bool {
-    let Some((first, rest)) = elems.split_first() else {
-        return input.is_empty();
-    };
     let one = |e: &Elem, c: u8| match e {
         Elem::Lit(l) => *l == c,
         Elem::AnyDigit => c.is_ascii_digit(),
         Elem::Set(s) => s.contains(&c),
         Elem::Repeat | Elem::Sub(..) => false,
     };
-    let repeated = matches!(rest.first(), Some(Elem::Repeat));
-    match first {
-        Elem::Sub(from, to) => {
-            if input.starts_with(from) {
-                let mark = out.len();
-                out.extend_from_slice(to);
-                if matches(rest, &input[from.len()..], out) {
-                    return true;
+    // An element (not `<from:to>`) followed by `.`: zero or more of it.
+    let repeated = |i: usize| {
+        !matches!(elems[i], Elem::Sub(..) | Elem::Repeat)
+            && matches!(elems.get(i + 1), Some(Elem::Repeat))
+    };
+    let (m, n) = (elems.len(), input.len());
+    // `ok[i][j]`: `elems[i..]` match `input[j..]`, one bit each.
+    let width = n + 1;
+    let mut ok = vec![0u64; ((m + 1) * width).div_ceil(64)];
+    let get = |ok: &[u64], i: usize, j: usize| {
+        let b = i * width + j;
+        ok[b / 64] >> (b % 64) & 1 == 1
+    };
+    let set = |ok: &mut [u64], i: usize, j: usize| {
+        let b = i * width + j;
+        ok[b / 64] |= 1 << (b % 64);
+    };
+    set(&mut ok, m, n);
+    for i in (0..m).rev() {
+        // Right to left, so that a repeated element sees `ok[i][j + 1]`.
+        for j in (0..=n).rev() {
+            let yes = match &elems[i] {
+                Elem::Sub(from, _) => {
+                    input[j..].starts_with(from) && get(&ok, i + 1, j + from.len())
                 }
-                out.truncate(mark);
+                Elem::Repeat => get(&ok, i + 1, j),
+                e if repeated(i) => {
+                    get(&ok, i + 2, j) || (j < n && one(e, input[j]) && get(&ok, i, j + 1))
+                }
+                e => j < n && one(e, input[j]) && get(&ok, i + 1, j + 1),
+            };
+            if yes {
+                set(&mut ok, i, j);
             }
-            false
         }
-        Elem::Repeat => matches(rest, input, out),
-        e if repeated => {
-            // Zero or more of `e`, then the rest after the `.`; longest first.
-            let after = &rest[1..];
-            let n = input.iter().take_while(|&&c| one(e, c)).count();
-            for k in (0..=n).rev() {
-                let mark = out.len();
-                out.extend_from_slice(&input[..k]);
-                if matches(after, &input[k..], out) {
-                    return true;
-                }
-                out.truncate(mark);
-            }
-            false
-        }
-        e => match input.split_first() {
-            Some((&c, tail)) if one(e, c) => {
-                out.push(c);
-                if matches(rest, tail, out) {
-                    return true;
-                }
-                out.pop();
-                false
-            }
-            _ => false,
-        },
     }
+    if !get(&ok, 0, 0) {
+        return false;
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < m {
+        match &elems[i] {
+            Elem::Sub(from, to) => {
+                out.extend_from_slice(to);
+                j += from.len();
+                i += 1;
+            }
+            Elem::Repeat => i += 1,
+            // One more of a repeated element when the rest can still match, else none.
+            e if repeated(i) => {
+                if j < n && one(e, input[j]) && get(&ok, i, j + 1) {
+                    out.push(input[j]);
+                    j += 1;
+                } else {
+                    i += 2;
+                }
+            }
+            _ => {
+                out.push(input[j]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    true
 }
 
 /// One field of a row: a display attribute's value.
@@ -422,6 +459,125 @@ mod tests {
         assert!(NumberMapping::parse(".x").is_err());
         assert!(NumberMapping::parse("a").is_err());
         assert_eq!(NumberMapping::parse("[2-4]xx").unwrap().apply("355"), "355");
+    }
+
+    #[test]
+    fn number_mapping_does_not_backtrack_exponentially() {
+        // Found by fuzzing: this ran for over a minute on a 40-digit number (no `#`, so every
+        // way of splitting the digits among the `x.` was tried).
+        let m = NumberMapping::parse("x.x.x.x.x.x.x.x.#").unwrap();
+        let number = "1234567890".repeat(7)[..64].to_owned();
+        assert_eq!(m.apply(&number), number);
+        assert_eq!(m.apply(&format!("{number}#")), format!("{number}#"));
+        let m =
+            NumberMapping::parse("(<00:+>x.x.x.x.x.x.x.x.<#:>|<:9>x.x.x.x.x.x.x.x.x.*)").unwrap();
+        assert_eq!(m.apply(&format!("00{number}#")), format!("+{number}"));
+        assert_eq!(m.apply(&format!("{number}*")), format!("9{number}*"));
+        assert_eq!(m.apply(&number), number);
+        // A long number from a hostile server: reduced, not mapped.
+        let long = "5".repeat(10_000);
+        assert_eq!(m.apply(&long), long);
+        assert_eq!(m.apply(&format!("00{long}#")), format!("00{long}#"));
+        // Up to MAX_MAPPED_NUMBER characters are mapped.
+        let longest = "5".repeat(MAX_MAPPED_NUMBER - 3);
+        assert_eq!(m.apply(&format!("00{longest}#")), format!("+{longest}"));
+    }
+
+    /// The backtracking matcher the table-driven one replaced: exponential, but obviously the
+    /// rule's meaning; the two must agree.
+    fn reference(elems: &[Elem], input: &[u8], out: &mut Vec<u8>) -> bool {
+        let Some((first, rest)) = elems.split_first() else {
+            return input.is_empty();
+        };
+        let one = |e: &Elem, c: u8| match e {
+            Elem::Lit(l) => *l == c,
+            Elem::AnyDigit => c.is_ascii_digit(),
+            Elem::Set(s) => s.contains(&c),
+            Elem::Repeat | Elem::Sub(..) => false,
+        };
+        let repeated = matches!(rest.first(), Some(Elem::Repeat));
+        match first {
+            Elem::Sub(from, to) => {
+                if input.starts_with(from) {
+                    let mark = out.len();
+                    out.extend_from_slice(to);
+                    if reference(rest, &input[from.len()..], out) {
+                        return true;
+                    }
+                    out.truncate(mark);
+                }
+                false
+            }
+            Elem::Repeat => reference(rest, input, out),
+            e if repeated => {
+                let after = &rest[1..];
+                let n = input.iter().take_while(|&&c| one(e, c)).count();
+                for k in (0..=n).rev() {
+                    let mark = out.len();
+                    out.extend_from_slice(&input[..k]);
+                    if reference(after, &input[k..], out) {
+                        return true;
+                    }
+                    out.truncate(mark);
+                }
+                false
+            }
+            e => match input.split_first() {
+                Some((&c, tail)) if one(e, c) => {
+                    out.push(c);
+                    if reference(rest, tail, out) {
+                        return true;
+                    }
+                    out.pop();
+                    false
+                }
+                _ => false,
+            },
+        }
+    }
+
+    #[test]
+    fn number_mapping_agrees_with_backtracking() {
+        // xorshift64*: random short rules and numbers, compared with the old matcher.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut below = |n: usize| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+        };
+        const PARTS: &[&str] = &[
+            "x", "x.", "1", "1.", "2", "0.", "*", "#", "+", "[12]", "[1-3].", "<1:>", "<:9>",
+            "<12:4>", "<#:>", "<0:+33>", ".", "<:>",
+        ];
+        const DIGITS: &[u8] = b"0112233*#+";
+        let mut compared = 0;
+        for _ in 0..5000 {
+            let rule: String = (0..1 + below(6))
+                .map(|_| PARTS[below(PARTS.len())])
+                .collect();
+            let Ok(m) = NumberMapping::parse(&rule) else {
+                continue;
+            };
+            for _ in 0..20 {
+                let len = below(9);
+                let number: Vec<u8> = (0..len).map(|_| DIGITS[below(DIGITS.len())]).collect();
+                for alt in &m.alternatives {
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    let found = matches(alt, &number, &mut a);
+                    assert_eq!(
+                        found,
+                        reference(alt, &number, &mut b),
+                        "{rule} on {number:?}"
+                    );
+                    if found {
+                        assert_eq!(a, b, "{rule} on {number:?}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 1000, "only {compared} matches compared");
     }
 
     #[test]

@@ -135,7 +135,8 @@ pub struct FilterTemplate {
 }
 
 impl FilterTemplate {
-    /// Parses a filter parameter and checks that it gives a valid filter for any input.
+    /// Parses a filter parameter and checks that it gives a valid filter for any input (whose
+    /// filter is not longer than [`MAX_FILTER_LEN`]).
     pub fn parse(value: &str) -> Result<Self, FilterError> {
         let value = value.trim();
         if value.is_empty() {
@@ -160,8 +161,17 @@ impl FilterTemplate {
             attr,
             filter: filter.to_owned(),
         };
-        // A sample input with every special character proves the template for all inputs.
-        t.build("a*()\\b")?;
+        // These inputs prove the template for every input (short enough for
+        // `MAX_FILTER_LEN`). `$VALUE` becomes plain characters (never `*`, `(`, `)`, `\`,
+        // NUL) and whole `\XX` escapes. Where the parser reads an assertion value (and is not
+        // inside a `\XX` of the template), all of it is value bytes that leave the parser in
+        // the same state, and the value is valid UTF-8 for one non-empty input exactly when it
+        // is for all of them (and then for the empty one too). Anywhere else the escape of `*`
+        // (`\2a`) is a syntax error; inside a `\XX` of the template (`\4$VALUE`), a non-hex
+        // character is. An earlier sample ("a*()\b") continued such an escape with "a".
+        for sample in ["", "g", "*"] {
+            t.build(sample)?;
+        }
         Ok(t)
     }
 
@@ -619,6 +629,159 @@ mod tests {
                 .build("")
                 .unwrap(),
             Filter::Present("sn".into())
+        );
+    }
+
+    /// A small deterministic generator (xorshift64*) for the property tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
+            items[self.below(items.len())]
+        }
+    }
+
+    /// The empty input, then inputs of up to 12 characters mixing filter specials, hex digits,
+    /// white space and non-ASCII characters.
+    fn inputs(seed: u64, n: usize) -> Vec<String> {
+        const CHARS: &[&str] = &[
+            "a", "g", "4", "F", "0", " ", "\t", "*", "(", ")", "\\", "\0", "=", "&", "|", "!", ":",
+            "~", "<", ">", "$", "$VALUE", "\\2a", "é", "€", "😀", "\u{8d}",
+        ];
+        let mut rng = Rng(seed);
+        let mut v = vec![String::new()];
+        for _ in 0..n {
+            let len = rng.below(13);
+            v.push((0..len).map(|_| rng.pick(CHARS)).collect());
+        }
+        v
+    }
+
+    #[test]
+    fn templates_that_only_work_for_some_inputs_are_refused() {
+        // Found by fuzzing: `\4` was continued by the old sample input ("a*()\b" → `\4a`).
+        let t = "(cn=\\4$VALUE)";
+        assert_eq!(
+            FilterTemplate::parse(t),
+            Err(FilterError::BadEscape(4)),
+            "{t} accepted"
+        );
+        for bad in [
+            "cn:(cn=\\$VALUE)",
+            "(cn=\\$VALUE*)",
+            "(cn=\\4$VALUE\\29)",
+            "(cn=\\c4$VALUE\\8d)",
+            "(cn=$VALUE\\8d)",
+            "(cn=\\c4$VALUE)",
+            "($VALUE=x)",
+            "(cn$VALUE=x)",
+            "(cn:$VALUE:=x)",
+            "(cn=x)$VALUE",
+            "$VALUE(cn=x)",
+            "(&(cn=x)$VALUE)",
+            "(cn$VALUE)",
+        ] {
+            assert!(FilterTemplate::parse(bad).is_err(), "{bad} accepted");
+        }
+        // Complete escapes and UTF-8 sequences next to `$VALUE` are fine.
+        for good in [
+            "(cn=\\4a$VALUE)",
+            "(cn=\\c4\\8d$VALUE\\29*)",
+            "(cn=$VALUE\\5c)",
+        ] {
+            let t = FilterTemplate::parse(good).unwrap();
+            for input in inputs(7, 200) {
+                assert!(t.build(&input).is_ok(), "{good} with {input:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn valid_templates_build_for_any_input() {
+        let templates = [
+            "sn:(sn=*$VALUE*)",
+            "cn:(cn=$VALUE)",
+            "(|(cn=$VALUE*)(mail=$VALUE*))",
+            "(&(objectClass=person)(|(sn=$VALUE)(givenName=*$VALUE*)(!(mail=$VALUE))))",
+            "(cn:dn:caseExactMatch:=$VALUE)",
+            "(telephoneNumber~=$VALUE)",
+            "(uid>=$VALUE)",
+            "(cn=\\4a$VALUE\\29)",
+            "(sn=Lu\\c4\\8d$VALUE$VALUE*x*)",
+        ];
+        for (i, template) in templates.iter().enumerate() {
+            let t = FilterTemplate::parse(template).unwrap();
+            for input in inputs(i as u64 + 1, 1000) {
+                let f = t
+                    .build(&input)
+                    .unwrap_or_else(|e| panic!("{template} with {input:?}: {e}"));
+                // The input is one value, whatever it holds.
+                if *template == "cn:(cn=$VALUE)" {
+                    assert_eq!(f, Filter::Equality("cn".into(), input.clone()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn any_template_that_parses_builds_for_any_input() {
+        // Random templates; whenever one parses, it must build. Items are `(ATTR OP VALUE)`
+        // with `$VALUE`, escapes, parts of escapes and UTF-8 sequences in every place.
+        const ATTRS: &[&str] = &[
+            "cn",
+            "cn",
+            "sn",
+            "cn:dn",
+            "cn:dn:1.2",
+            "",
+            "$VALUE",
+            "cn$VALUE",
+        ];
+        const OPS: &[&str] = &["=", "=", "=", "~=", ">=", ":=", "$VALUE=", "=$VALUE"];
+        const VALUES: &[&str] = &[
+            "$VALUE", "$VALUE", "$VALUE", "a", "g", "4", "8d", "\\2a", "*", " ", "é", "\\c4\\8d",
+            "\\", "\\4", "\\c4", "\\8d",
+        ];
+        const AROUND: &[&str] = &["", "", "", "", "", " ", "$VALUE", "(cn=x)", "\\"];
+        let mut rng = Rng(0x5eed);
+        let item = |rng: &mut Rng| {
+            let value: String = (0..rng.below(6)).map(|_| rng.pick(VALUES)).collect();
+            format!("({}{}{value})", rng.pick(ATTRS), rng.pick(OPS))
+        };
+        let probes = inputs(99, 60);
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..10_000 {
+            let inner = match rng.below(4) {
+                0 => format!("(&{}{})", item(&mut rng), item(&mut rng)),
+                1 => format!("(!{})", item(&mut rng)),
+                _ => item(&mut rng),
+            };
+            let template = format!("{}{inner}{}", rng.pick(AROUND), rng.pick(AROUND));
+            let Ok(t) = FilterTemplate::parse(&template) else {
+                refused += 1;
+                continue;
+            };
+            if template.contains(VALUE_MACRO) {
+                accepted += 1;
+            }
+            for input in &probes {
+                assert!(t.build(input).is_ok(), "{template:?} with {input:?}");
+            }
+        }
+        assert!(
+            accepted > 200 && refused > 200,
+            "{accepted} templates with $VALUE parsed, {refused} refused"
         );
     }
 }

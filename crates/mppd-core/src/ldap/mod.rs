@@ -64,10 +64,9 @@ impl ServerUrl {
         if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
             return Err(bad());
         }
+        // An IPv6 address is checked by `split_host_port`; a name or IPv4 address here.
         let (host, port) = mppd_config::validate::split_host_port(authority).map_err(|_| bad())?;
-        if host.is_empty() {
-            return Err(bad());
-        }
+        mppd_config::validate::check_host(host).map_err(|_| bad())?;
         let port = port.unwrap_or(match scheme {
             Scheme::Ldap => 389,
             Scheme::Ldaps => 636,
@@ -506,6 +505,144 @@ mod tests {
         ] {
             assert!(ServerUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn server_hosts_must_be_names_or_valid_ip_addresses() {
+        // Found by fuzzing: two colons were taken for an IPv6 address without a check.
+        for bad in [
+            "ldap://:]:",
+            "ldap://dir.example.com:389:636",
+            "ldap://[:]:]:389",
+            "ldap://[dir.example.com]:389",
+            "ldap://[192.0.2.1]",
+            "ldap://[::1",
+            "ldap://[::1]x",
+            "ldap://::g",
+            "ldap://bad host",
+            "ldap://:389",
+        ] {
+            assert!(
+                matches!(ServerUrl::parse(bad), Err(ConfigError::BadServer(ref v)) if v == bad),
+                "{bad}"
+            );
+        }
+        for (url, scheme, host, port, printed) in [
+            (
+                "ldap://[::1]:636",
+                Scheme::Ldap,
+                "::1",
+                636,
+                "ldap://[::1]:636",
+            ),
+            ("ldap://::1", Scheme::Ldap, "::1", 389, "ldap://[::1]:389"),
+            (
+                "ldaps://[2001:db8::10]/",
+                Scheme::Ldaps,
+                "2001:db8::10",
+                636,
+                "ldaps://[2001:db8::10]:636",
+            ),
+            (
+                "ldaps://dir.example.com",
+                Scheme::Ldaps,
+                "dir.example.com",
+                636,
+                "ldaps://dir.example.com:636",
+            ),
+            (
+                "ldap://192.0.2.1:3389",
+                Scheme::Ldap,
+                "192.0.2.1",
+                3389,
+                "ldap://192.0.2.1:3389",
+            ),
+        ] {
+            let u = ServerUrl::parse(url).unwrap();
+            assert_eq!(
+                (u.scheme, u.host.as_str(), u.port),
+                (scheme, host, port),
+                "{url}"
+            );
+            assert_eq!(u.to_string(), printed);
+            assert_eq!(ServerUrl::parse(&u.to_string()).unwrap(), u, "{url}");
+        }
+    }
+
+    #[test]
+    fn server_urls_print_and_parse_back() {
+        // Whatever parses prints as a URL that parses back to the same value.
+        let hosts = [
+            "",
+            ":",
+            "::",
+            ":]:",
+            "[",
+            "]",
+            "[]",
+            "[::]",
+            "::1",
+            "[::1]",
+            "a:b:c",
+            "a",
+            "a.b.",
+            "1.2.3.4",
+            "[1.2.3.4]",
+            "-a",
+            "a_b",
+            "fe80::1%eth0",
+            "::ffff:1.2.3.4",
+            "a b",
+        ];
+        let ports = ["", ":", ":1", ":389", ":65535", ":65536", ":0", ":x", "::1"];
+        for scheme in ["ldap", "ldaps"] {
+            for host in hosts {
+                for port in ports {
+                    for tail in ["", "/"] {
+                        let url = format!("{scheme}://{host}{port}{tail}");
+                        if let Ok(u) = ServerUrl::parse(&url) {
+                            let printed = u.to_string();
+                            assert_eq!(ServerUrl::parse(&printed), Ok(u), "{url} -> {printed}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_host_port_checks_ipv6_addresses() {
+        use mppd_config::validate::split_host_port;
+        assert_eq!(
+            split_host_port("h.example:5061"),
+            Ok(("h.example", Some(5061)))
+        );
+        assert_eq!(split_host_port("h.example"), Ok(("h.example", None)));
+        assert_eq!(
+            split_host_port("192.0.2.1:514"),
+            Ok(("192.0.2.1", Some(514)))
+        );
+        assert_eq!(
+            split_host_port("[2001:db8::1]:5061"),
+            Ok(("2001:db8::1", Some(5061)))
+        );
+        assert_eq!(split_host_port("[2001:db8::1]"), Ok(("2001:db8::1", None)));
+        assert_eq!(split_host_port("2001:db8::1"), Ok(("2001:db8::1", None)));
+        assert_eq!(split_host_port("::"), Ok(("::", None)));
+        for bad in [
+            ":]:",
+            "a:1:2",
+            "h:389:636",
+            "[:]:]:389",
+            "[h.example]:1",
+            "[]",
+            "[1.2.3.4]",
+        ] {
+            let e = split_host_port(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+        assert!(split_host_port("h:0").is_err());
+        assert!(split_host_port("[::1]:x").is_err());
     }
 
     #[test]
