@@ -150,6 +150,13 @@ fn main() {
     let resolver = SipResolver::new(None);
 
     println!("kamailio 5.6 on 127.0.0.1, SHA-256 challenges; {RUNS} registrations per transport");
+    if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
+        println!(
+            "(SSL_CERT_FILE={} is set: every TLS context of this process loads that bundle; \
+             scripts/bench-sip runs the bench without it)",
+            file.to_string_lossy()
+        );
+    }
     println!(
         "{:<44} {:>10} {:>10} {:>10}",
         "register (REGISTER/401/REGISTER/200)", "median", "p90", "best"
@@ -274,6 +281,9 @@ fn main() {
         }
         None => Command::new(bin()),
     };
+    // As a service runs it: OpenSSL's own trust paths (cargo sets SSL_CERT_FILE for what it
+    // starts, which would make every TLS context load that whole bundle).
+    cmd.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
     let daemon = Killed(
         cmd.arg("--state-dir")
             .arg(&state_path)
