@@ -376,12 +376,12 @@ fn with_sdp(m: &mut Message, sdp: &SessionDescription) {
 /// are refused (they would inject headers).
 pub fn target_uri(input: &str, domain: &str) -> Result<String, CallError> {
     let bad = || CallError::BadTarget(input.chars().take(80).collect());
-    let t = input.trim();
-    if t.is_empty()
-        || t.len() > 256
-        || t.chars()
+    let breaks_header = |s: &str| {
+        s.chars()
             .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c))
-    {
+    };
+    let t = input.trim();
+    if t.is_empty() || t.len() > 256 || breaks_header(t) {
         return Err(bad());
     }
     let lower = t.to_ascii_lowercase();
@@ -391,6 +391,12 @@ pub fn target_uri(input: &str, domain: &str) -> Result<String, CallError> {
         return Err(bad());
     } else if t.contains('@') {
         format!("sip:{t}")
+    } else if domain.is_empty() || breaks_header(domain) {
+        // The line's domain completes a bare number; found by fuzzing: it was not checked.
+        return Err(CallError::BadTarget(format!(
+            "{t}@{}",
+            domain.chars().take(80).collect::<String>()
+        )));
     } else {
         format!("sip:{t}@{domain}")
     };

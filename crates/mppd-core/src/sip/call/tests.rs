@@ -1014,6 +1014,13 @@ fn phone_calls_phone_with_auth_invite() {
 #[test]
 fn targets_and_helpers() {
     assert_eq!(target_uri("2002", "d.test").unwrap(), "sip:2002@d.test");
+    // The line's domain completes a bare number: it must not break the header either.
+    for domain in ["\n\0", "d.test\r\nX: y", "a b", "<d>", ""] {
+        assert!(
+            matches!(target_uri("2002", domain), Err(CallError::BadTarget(_))),
+            "{domain:?}"
+        );
+    }
     assert_eq!(target_uri("bob@x.test", "d").unwrap(), "sip:bob@x.test");
     assert_eq!(
         target_uri("sips:bob@x.test;transport=tls", "d").unwrap(),
