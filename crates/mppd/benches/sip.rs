@@ -51,22 +51,21 @@ impl Drop for Killed {
     }
 }
 
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+/// A `KEY:  N kB` line of a `/proc/PID/` file, in KiB.
+fn proc_kib(pid: u32, file: &str, key: &str) -> u64 {
+    let text = fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(kib_of)
         .unwrap()
 }
 
+fn vm_hwm_kib(pid: u32) -> u64 {
+    proc_kib(pid, "status", "VmHWM")
+}
+
 fn anon_kib(pid: u32) -> u64 {
-    let rollup = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
-    rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Anonymous:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+    proc_kib(pid, "smaps_rollup", "Anonymous")
 }
 
 /// Resident KiB per mapping (summed by path; anonymous mappings as `[anon]`), largest first:

@@ -1,5 +1,6 @@
 //! The TLS policy applied to OpenSSL (`mppd_core::tls` decides; this module configures
-//! client contexts ([`TlsConnector`]) and `SslAcceptor` builders, checks names, classifies failures and probes).
+//! client contexts ([`TlsConnector`]) and `SslAcceptor` builders, checks names, classifies
+//! failures and probes).
 //!
 //! Checks run in this order and the first failure is the one reported: protocol and cipher
 //! negotiation, certificate chain (trust, expiry) during the handshake; then the host name and,
